@@ -1,0 +1,60 @@
+"""The one SQLite file rotabot keeps: price cache now, run state later.
+
+Schema changes are numbered migrations applied in order and tracked with ``PRAGMA
+user_version``, so an old file upgrades in place. The file and any folder created for it are
+readable by the owner only: it may hold chat ids and alert texts.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+MIGRATIONS: list[str] = [
+    # 1: price cache
+    """
+    CREATE TABLE prices (
+        ticker TEXT NOT NULL,
+        date TEXT NOT NULL,
+        open REAL, high REAL, low REAL, close REAL, adj_close REAL, volume REAL,
+        PRIMARY KEY (ticker, date)
+    ) WITHOUT ROWID;
+    CREATE TABLE price_meta (
+        ticker TEXT PRIMARY KEY,
+        source TEXT NOT NULL,
+        fetched_at TEXT NOT NULL
+    );
+    """,
+]
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """Open (creating if needed) the state file and bring its schema up to date."""
+    path = Path(path)
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=0o700)
+    created = not path.exists()
+    conn = sqlite3.connect(path, timeout=30, isolation_level=None)
+    if created:
+        os.chmod(path, 0o600)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    migrate(conn)
+    return conn
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in script.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {number}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise

@@ -1,0 +1,135 @@
+"""The ``rotabot`` command line: argparse subcommands, each ``run(args, config) -> int``.
+
+Only argparse and the config are imported here; pandas, yfinance and telegram are imported by
+the command modules when a command needs them, so ``rotabot --help`` stays fast.
+Exit status: 0 ok, 1 runtime failure (data source down, ...), 2 user error (config, input).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bot import __version__
+from bot.errors import BotError, UserError
+
+if TYPE_CHECKING:
+    from bot.config import Config
+
+log = logging.getLogger("bot")
+
+
+def iso_date(text: str) -> date:
+    """Parse YYYY-MM-DD for argparse, with a message that says what was expected."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date: {text!r} (want YYYY-MM-DD)") from None
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _command(module: str) -> Callable[[argparse.Namespace, Config], int]:
+    """Return a runner that imports ``bot.commands.<module>`` only when the command runs."""
+
+    def run(args: argparse.Namespace, config: Config) -> int:
+        mod = importlib.import_module(f"bot.commands.{module}")
+        result: int = getattr(mod, f"run_{args.command.replace('-', '_')}")(args, config)
+        return result
+
+    return run
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rotabot",
+        description="Watch money rotate between AI chip makers and AI platforms.",
+    )
+    parser.add_argument("--version", action="version", version=f"rotabot {__version__}")
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        help="config file (default: $ROTABOT_CONFIG, then ./config.toml, then built-in defaults)",
+    )
+    parser.add_argument(
+        "--prices-dir",
+        metavar="DIR",
+        type=Path,
+        help="read prices from this folder of <TICKER>.csv files for this command",
+    )
+    parser.add_argument(
+        "--log-level",
+        default="WARNING",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="stderr log level",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("check-config", help="validate and print the effective configuration")
+    p.set_defaults(func=_command("config"))
+
+    prices = sub.add_parser("prices", help="update or inspect the price cache")
+    psub = prices.add_subparsers(dest="prices_command", metavar="ACTION", required=True)
+    p = psub.add_parser("update", help="fetch new bars into the cache")
+    p.set_defaults(func=_command("prices"), command="prices-update")
+    p = psub.add_parser("show", help="print a ticker's bars")
+    p.add_argument("ticker")
+    p.add_argument("--tail", type=positive_int, default=10, metavar="N", help="last N rows")
+    p.set_defaults(func=_command("prices"), command="prices-show")
+
+    _add_engine_commands(sub)
+    return parser
+
+
+def _add_engine_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    fmt = {"choices": ["text", "json"], "default": "text", "help": "output format"}
+    p = sub.add_parser("signal", help="the rotation state at a session's close")
+    p.add_argument("--asof", type=iso_date, metavar="DATE", help="session (default: latest)")
+    p.add_argument("--format", **fmt)  # type: ignore[arg-type]
+    p.set_defaults(func=_command("signal"))
+
+    p = sub.add_parser("replay", help="every rotation that would have fired in a range")
+    p.add_argument("--start", type=iso_date, required=True, metavar="DATE")
+    p.add_argument("--end", type=iso_date, required=True, metavar="DATE")
+    p.add_argument("--format", **fmt)  # type: ignore[arg-type]
+    p.set_defaults(func=_command("signal"))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        from bot.config import load_config, with_prices_dir
+
+        config = with_prices_dir(load_config(args.config), args.prices_dir)
+        code: int = args.func(args, config)
+        return code
+    except UserError as exc:
+        print(f"rotabot: error: {exc}", file=sys.stderr)
+        return 2
+    except BotError as exc:
+        print(f"rotabot: failed: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("rotabot: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0

@@ -1,0 +1,119 @@
+"""Values the rotation engine hands out: frozen dataclasses, JSON-ready through ``to_json``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+
+
+class Severity(StrEnum):
+    INFO = "info"
+    ALERT = "alert"
+    SEVERE = "severe"
+
+    @property
+    def rank(self) -> int:
+        return list(Severity).index(self)
+
+
+class Quadrant(StrEnum):
+    """RRG quadrants of one series relative to another."""
+
+    LEADING = "Leading"
+    WEAKENING = "Weakening"
+    LAGGING = "Lagging"
+    IMPROVING = "Improving"
+
+
+Evidence = dict[str, float | str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Driver:
+    """A basket member's move on the event's session (simple return, 0.05 = +5%)."""
+
+    ticker: str
+    basket: str
+    move: float
+
+    def to_json(self) -> dict[str, object]:
+        return {"ticker": self.ticker, "basket": self.basket, "move": round(self.move, 6)}
+
+
+@dataclass(frozen=True, slots=True)
+class RotationEvent:
+    """One detected rotation: money moved from basket ``from_basket`` to ``to_basket``."""
+
+    date: date
+    kind: str  # "shock" or "regime"
+    from_basket: str
+    to_basket: str
+    severity: Severity
+    score: float
+    summary: str
+    drivers: tuple[Driver, ...] = ()
+    evidence: Evidence = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "date": self.date.isoformat(),
+            "kind": self.kind,
+            "from": self.from_basket,
+            "to": self.to_basket,
+            "severity": self.severity.value,
+            "score": round(self.score, 4),
+            "summary": self.summary,
+            "drivers": [d.to_json() for d in self.drivers],
+            "evidence": {k: _round(v) for k, v in self.evidence.items()},
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SignalState:
+    """The rotation picture at one session's close."""
+
+    date: date
+    ratio: float
+    ratio_ma_short: float | None
+    ratio_ma_long: float | None
+    trend: float | None  # ratio / long MA - 1 (Mansfield-style relative strength)
+    regime: str  # basket key in the lead by the long-MA rule, or "neutral"
+    quadrant: Quadrant | None  # numerator basket vs denominator basket
+    rs_ratio: float | None
+    rs_momentum: float | None
+    indicators: dict[str, float | None]
+    basket_returns: dict[str, float | None]
+    benchmark_return: float | None
+    basket_quadrants: dict[str, Quadrant | None]
+    events: tuple[RotationEvent, ...]
+    notes: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "date": self.date.isoformat(),
+            "ratio": _round(self.ratio),
+            "quadrant": self.quadrant.value if self.quadrant else None,
+            "regime": self.regime,
+            "trend": {
+                "ratio_ma_short": _round(self.ratio_ma_short),
+                "ratio_ma_long": _round(self.ratio_ma_long),
+                "vs_long_ma": _round(self.trend),
+                "rs_ratio": _round(self.rs_ratio),
+                "rs_momentum": _round(self.rs_momentum),
+            },
+            "indicators": {k: _round(v) for k, v in self.indicators.items()},
+            "returns": {k: _round(v) for k, v in self.basket_returns.items()}
+            | {"benchmark": _round(self.benchmark_return)},
+            "basket_quadrants": {
+                k: (q.value if q else None) for k, q in self.basket_quadrants.items()
+            },
+            "events": [e.to_json() for e in self.events],
+            "notes": list(self.notes),
+        }
+
+
+def _round(value: float | str | None) -> float | str | None:
+    if isinstance(value, float):
+        return None if value != value else round(value, 6)  # NaN -> null
+    return value
