@@ -43,7 +43,10 @@ def positive_int(text: str) -> int:
     return value
 
 
-def _command(module: str) -> Callable[[argparse.Namespace, Config], int]:
+Runner = Callable[[argparse.Namespace, "Config"], int]
+
+
+def _command(module: str) -> Runner:
     """Return a runner that imports ``bot.commands.<module>`` only when the command runs."""
 
     def run(args: argparse.Namespace, config: Config) -> int:
@@ -92,6 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_command("prices"), command="prices-show")
 
     _add_engine_commands(sub)
+    # Each feature area declares its own subcommands (argparse only, no heavy imports).
+    from bot import cli_backtest, cli_telegram
+
+    cli_telegram.add_commands(sub, _command)
+    cli_backtest.add_commands(sub, _command)
     return parser
 
 
@@ -100,6 +108,8 @@ def _add_engine_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
     p = sub.add_parser("signal", help="the rotation state at a session's close")
     p.add_argument("--asof", type=iso_date, metavar="DATE", help="session (default: latest)")
     p.add_argument("--format", **fmt)  # type: ignore[arg-type]
+    p.add_argument("--send", action="store_true",
+                   help="also send the alert (or quiet-day summary) to the configured chats")
     p.set_defaults(func=_command("signal"))
 
     p = sub.add_parser("replay", help="every rotation that would have fired in a range")

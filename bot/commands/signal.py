@@ -20,11 +20,16 @@ from bot.prices import load_prices
 def run_signal(args: argparse.Namespace, config: Config) -> int:
     panel = load_prices(config)
     asof = pick_session(panel, config, args.asof)
-    state = state_at(compute_signals(panel.upto(asof), config), asof)
+    signals = compute_signals(panel.upto(asof), config)
+    state = state_at(signals, asof)
     if args.format == "json":
         print(json.dumps(state.to_json(), ensure_ascii=False))
     else:
         print(render_state(state, config))
+    if args.send:
+        from bot.delivery import send_signal
+
+        return send_signal(config, signals, state)
     return 0
 
 

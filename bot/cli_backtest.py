@@ -1,0 +1,11 @@
+"""Subcommands of the backtesting area (argparse only; the work lives in bot.commands)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import Any
+
+
+def add_commands(sub: argparse._SubParsersAction[Any], command: Callable[[str], Any]) -> None:
+    """Register the backtesting area's subcommands on ``sub``; ``command(module)`` makes runners."""
