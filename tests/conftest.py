@@ -64,7 +64,5 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 def real_prices() -> Path:
     """The folder of real daily prices; skip the test when it is not beside the project."""
     if not (REAL_PRICES / "NVDA.csv").is_file():
-        pytest.skip(
-            "real price data not found (expected ../shared/data/prices beside the project)"
-        )
+        pytest.skip("real price data not found (expected ../shared/data/prices beside the project)")
     return REAL_PRICES

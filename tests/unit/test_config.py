@@ -1,0 +1,146 @@
+"""Configuration: defaults, the example file, every error message with its dotted path."""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import date, time
+from pathlib import Path
+
+import pytest
+
+from bot.config import Config, load_config, parse_config, redacted_view, with_prices_dir
+from bot.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def problems_of(text: str) -> tuple[str, ...]:
+    with pytest.raises(ConfigError) as info:
+        parse_config(tomllib.loads(text))
+    return info.value.problems
+
+
+def test_example_file_equals_builtin_defaults() -> None:
+    raw = tomllib.loads((ROOT / "config.example.toml").read_text())
+    assert parse_config(raw) == Config()
+    # Loaded from disk, relative paths resolve against the file's folder.
+    example = load_config(ROOT / "config.example.toml")
+    assert example.state.path == ROOT / "rotabot.db"
+    assert example.data.csv_dir == ROOT / "prices"
+
+
+def test_no_file_gives_defaults(tmp_path: Path) -> None:
+    config = load_config(None, environ={})
+    assert config == Config()
+    assert config.baskets[0].key == "chips"
+    assert "SNDK" in config.baskets[0].tickers and "PLTR" in config.baskets[1].tickers
+    assert config.tickers[-1] == "^GSPC"
+
+
+def test_lookup_order_flag_then_env_then_cwd(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text('[benchmark]\nticker = "SPY"\n')
+    env_file = tmp_path / "env.toml"
+    env_file.write_text('[benchmark]\nticker = "QQQ"\n')
+    flag_file = tmp_path / "flag.toml"
+    flag_file.write_text('[benchmark]\nticker = "DIA"\n')
+    assert load_config(None, environ={}).benchmark.ticker == "SPY"
+    env = {"ROTABOT_CONFIG": str(env_file)}
+    assert load_config(None, environ=env).benchmark.ticker == "QQQ"
+    assert load_config(flag_file, environ=env).benchmark.ticker == "DIA"
+
+
+def test_values_are_typed_and_paths_resolved(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(
+        '[data]\nsource = "csv"\ncsv_dir = "px"\nhistory_start = "2015-03-02"\n'
+        '[state]\npath = "state/bot.db"\n'
+        '[schedule]\ntime = "17:05"\n'
+        "[telegram]\nchat_ids = [-100123, 42]\n"
+        '[baskets.a]\nname = "A"\ntickers = ["x", "Y"]\nweights = [1, 3]\n'
+        '[baskets.b]\ntickers = ["Z"]\n'
+    )
+    c = load_config(path)
+    assert c.data.source == "csv" and c.data.csv_dir == tmp_path / "px"
+    assert c.data.history_start == date(2015, 3, 2)
+    assert c.state.path == tmp_path / "state" / "bot.db"
+    assert c.schedule.time == time(17, 5)
+    assert c.telegram.chat_ids == (-100123, 42)
+    assert c.baskets[0].tickers == ("X", "Y") and c.baskets[0].weights == (1.0, 3.0)
+    assert c.baskets[1].name == "b"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[telegrm]\n", "telegrm: unknown section, did you mean 'telegram'?"),
+        (
+            "[baskets.chips]\ntickers = []\n[baskets.p]\ntickers=['A']\n",
+            "baskets.chips.tickers: must not be empty",
+        ),
+        (
+            "[baskets.chips]\nname = 'c'\n[baskets.p]\ntickers=['A']\n",
+            "baskets.chips.tickers: missing",
+        ),
+        (
+            "[baskets.a]\ntickers = ['X', 'Y']\n[baskets.b]\ntickers = ['Y']\n",
+            "baskets.b.tickers: Y is also in baskets.a",
+        ),
+        (
+            "[baskets.a]\ntickers = ['X', 'Y']\nweights = [1]\n[baskets.b]\ntickers = ['Z']\n",
+            "baskets.a.weights: has 1 value(s) but tickers has 2",
+        ),
+        (
+            "[baskets.a]\ntickers = ['X']\nweights = [0]\n[baskets.b]\ntickers = ['Z']\n",
+            "baskets.a.weights: every weight must be greater than 0",
+        ),
+        ("[baskets.a]\ntickers = ['X']\n", "baskets: exactly two baskets"),
+        ("[schedule]\ntimezone = 'Mars/Olympus'\n", "schedule.timezone: unknown time zone"),
+        ("[schedule]\ntime = '25:00'\n", "schedule.time: must be a time like 16:30"),
+        ("[schedule]\ncalendar = 'XNYZ'\n", "schedule.calendar: unknown exchange calendar"),
+        ("[schedule]\ndeadline = '16:00'\n", "schedule.deadline: must be after schedule.time"),
+        ("[schedule]\ncatch_up = 'some'\n", "schedule.catch_up: must be one of"),
+        ("[data]\nsource = 'yahooo'\n", "did you mean 'yahoo'?"),
+        ("[data]\nhistory_start = '2010-13-01'\n", "data.history_start: must be a date"),
+        ("[data]\nsoruce = 'csv'\n", "data.soruce: unknown key, did you mean 'source'?"),
+        ("[telegram]\nchat_ids = ['abc']\n", "telegram.chat_ids[0]: must be integer chat ids"),
+        ("[telegram]\ntoken_env = '123:ABC-secret'\n", "telegram.token_env: must be the NAME"),
+        ("[telegram]\ncharts = 'yes'\n", "telegram.charts: must be true or false"),
+        ("[benchmark]\nticker = 'NVDA'\n", "benchmark.ticker: NVDA is a member of baskets.chips"),
+        ("[signals]\nshock_alert = 9.0\n", "signals.shock_alert: thresholds must rise"),
+        ("[signals]\nma_short = 300\n", "signals.ma_short: must be shorter"),
+        ("[signals]\nmin_breadth = 1.5\n", "signals.min_breadth: is a share"),
+        ("[signals]\nma_long = true\n", "signals.ma_long: must be an integer, got a boolean"),
+        ("data = 3\n", "data: must be a table"),
+    ],
+)
+def test_each_problem_names_its_dotted_path(text: str, expected: str) -> None:
+    found = problems_of(text)
+    assert any(expected in p for p in found), found
+
+
+def test_every_problem_is_listed_at_once() -> None:
+    found = problems_of("[telegrm]\n[schedule]\ntimezone = 'X/Y'\n[data]\nsource = 1\n")
+    assert len(found) == 3
+    assert [p.split(":")[0] for p in found] == ["telegrm", "data.source", "schedule.timezone"]
+
+
+def test_bad_toml_and_missing_file_are_config_errors(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[data\nsource = ")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(bad)
+    with pytest.raises(ConfigError, match="file not found"):
+        load_config(tmp_path / "nope.toml")
+
+
+def test_redacted_view_never_holds_the_token() -> None:
+    secret = "123456:AAAA-very-secret-token"
+    view = redacted_view(Config(), {"ROTABOT_TELEGRAM_TOKEN": secret})
+    assert secret not in repr(view)
+    assert view["telegram"]["token"] == "set (redacted)"  # type: ignore[index]
+
+
+def test_prices_dir_switches_to_csv(tmp_path: Path) -> None:
+    c = with_prices_dir(Config(), tmp_path)
+    assert c.data.source == "csv" and c.data.csv_dir == tmp_path
+    assert with_prices_dir(Config(), None) == Config()
