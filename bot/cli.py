@@ -75,6 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="read prices from this folder of <TICKER>.csv files for this command",
     )
     parser.add_argument(
+        "--offline",
+        action="store_true",
+        help="use cached prices as they are; never contact the data source",
+    )
+    parser.add_argument(
         "--log-level",
         default="WARNING",
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
@@ -127,9 +132,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
-        from bot.config import load_config, with_prices_dir
+        from bot.config import load_config, with_overrides
 
-        config = with_prices_dir(load_config(args.config), args.prices_dir)
+        config = with_overrides(load_config(args.config), args.prices_dir, args.offline)
         code: int = args.func(args, config)
         return code
     except UserError as exc:

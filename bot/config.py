@@ -34,6 +34,7 @@ class DataConfig:
     source: str = "yahoo"
     csv_dir: Path = Path("prices")
     history_start: date = date(2010, 1, 1)
+    refresh: str = "auto"  # "auto": fetch when the cache lacks the last closed session; "never"
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,7 +223,7 @@ def _path(r: Reader, key: str, default: Path, base_dir: Path) -> Path:
 
 def _data(r: Reader, base_dir: Path) -> DataConfig:
     d = DataConfig()
-    r.check_keys(("source", "csv_dir", "history_start"))
+    r.check_keys(("source", "csv_dir", "history_start", "refresh"))
     start_text = r.string("history_start", d.history_start.isoformat())
     try:
         start = date.fromisoformat(start_text)
@@ -233,6 +234,7 @@ def _data(r: Reader, base_dir: Path) -> DataConfig:
         source=r.choice("source", d.source, ("yahoo", "csv")),
         csv_dir=_path(r, "csv_dir", d.csv_dir, base_dir),
         history_start=start,
+        refresh=r.choice("refresh", d.refresh, ("auto", "never")),
     )
 
 
@@ -397,11 +399,14 @@ def _cross_checks(config: Config, problems: list[str]) -> None:
         )
 
 
-def with_prices_dir(config: Config, prices_dir: Path | None) -> Config:
-    """Return ``config`` switched to the CSV folder ``prices_dir`` (the ``--prices-dir`` option)."""
-    if prices_dir is None:
-        return config
-    return replace(config, data=replace(config.data, source="csv", csv_dir=Path(prices_dir)))
+def with_overrides(config: Config, prices_dir: Path | None = None, offline: bool = False) -> Config:
+    """Apply the global CLI options: ``--prices-dir DIR`` (CSV from DIR) and ``--offline``."""
+    data = config.data
+    if prices_dir is not None:
+        data = replace(data, source="csv", csv_dir=Path(prices_dir))
+    if offline:
+        data = replace(data, refresh="never")
+    return replace(config, data=data)
 
 
 def redacted_view(config: Config, environ: Mapping[str, str]) -> dict[str, object]:

@@ -38,7 +38,7 @@ def upstream(config: Config) -> PriceSource:
         return CsvSource(config.data.csv_dir)
     from bot.adapters.yahoo import YahooSource
 
-    return YahooSource(config.state.path.parent / "yfinance-cache")
+    return YahooSource(config.state.path.parent)
 
 
 def update_cache(
@@ -46,9 +46,12 @@ def update_cache(
     conn: sqlite3.Connection,
     tickers: Sequence[str] | None = None,
     progress: Progress | None = None,
+    source: PriceSource | None = None,
+    now: datetime | None = None,
 ) -> RefreshReport:
-    """Refresh the cache from the configured source (``rotabot prices update``)."""
-    cached = CachedSource(upstream(config), conn, config.data.history_start)
+    """Refresh the cache from ``source`` (default: the configured one): ``prices update``."""
+    clock = (lambda: now) if now else (lambda: datetime.now(UTC))
+    cached = CachedSource(source or upstream(config), conn, config.data.history_start, clock)
     return cached.refresh(list(tickers or config.tickers), progress=progress)
 
 
@@ -56,21 +59,26 @@ def load_prices(
     config: Config,
     tickers: Sequence[str] | None = None,
     *,
-    refresh: Refresh = "auto",
+    refresh: Refresh | None = None,
     now: datetime | None = None,
     conn: sqlite3.Connection | None = None,
+    source: PriceSource | None = None,
 ) -> PricePanel:
-    """Return bars of ``tickers`` (default: every configured ticker) from history_start on."""
+    """Return bars of ``tickers`` (default: every configured ticker) from history_start on.
+
+    ``refresh`` defaults to ``data.refresh`` of the config ("auto" or "never").
+    """
     wanted = list(tickers or config.tickers)
     start = config.data.history_start
     if config.data.source == "csv":
         return CsvSource(config.data.csv_dir).fetch(wanted, start)
+    refresh = refresh or ("never" if config.data.refresh == "never" else "auto")
     own = conn is None
     conn = conn or open_state(config)
     try:
         cache = PriceCache(conn)
         if refresh == "always" or (refresh == "auto" and _stale(config, cache, wanted, now)):
-            _refresh_or_warn(config, conn, wanted)
+            _refresh_or_warn(config, conn, wanted, source, now)
         return cache.read(wanted, start)
     finally:
         if own:
@@ -91,9 +99,15 @@ def _stale(config: Config, cache: PriceCache, tickers: Sequence[str], now: datet
     return not all(t in fetched and datetime.fromisoformat(fetched[t]) >= ready for t in tickers)
 
 
-def _refresh_or_warn(config: Config, conn: sqlite3.Connection, tickers: Sequence[str]) -> None:
+def _refresh_or_warn(
+    config: Config,
+    conn: sqlite3.Connection,
+    tickers: Sequence[str],
+    source: PriceSource | None,
+    now: datetime | None,
+) -> None:
     try:
-        update_cache(config, conn, tickers)
+        update_cache(config, conn, tickers, source=source, now=now)
     except DataUnavailable as exc:
         last = PriceCache(conn).last_dates(tickers)
         if any(d is None for d in last.values()):

@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 import pandas as pd
 
+from bot.adapters import packs
 from bot.adapters.source import PriceSource
 from bot.core.panel import FIELDS, PricePanel, panel_from_long, panel_to_long
 
@@ -59,6 +60,12 @@ class PriceCache:
         self, tickers: Sequence[str], start: date | None = None, end: date | None = None
     ) -> PricePanel:
         """Return the cached bars of ``tickers`` between ``start`` and ``end`` (inclusive)."""
+        return packs.read(self.conn, tickers, start, end)
+
+    def read_rows(
+        self, tickers: Sequence[str], start: date | None = None, end: date | None = None
+    ) -> PricePanel:
+        """Like ``read``, from the row table (the truth the packs are built from)."""
         sql = (
             f"SELECT ticker, date, {', '.join(FIELDS)} FROM prices "
             f"WHERE ticker IN ({_marks(tickers)})"
@@ -76,7 +83,9 @@ class PriceCache:
         )
         return panel_from_long(long, tickers)
 
-    def write(self, panel: PricePanel, replace: Sequence[str], source: str) -> int:
+    def write(
+        self, panel: PricePanel, replace: Sequence[str], source: str, fetched_at: datetime
+    ) -> int:
         """Upsert the panel's rows; tickers in ``replace`` lose all their old rows first.
 
         Must be called inside a transaction (see ``PriceCache.transaction``).
@@ -84,13 +93,17 @@ class PriceCache:
         for t in replace:
             self.conn.execute("DELETE FROM prices WHERE ticker = ?", (t,))
         long = panel_to_long(panel)
+        # A row without adj_close is of no use and, written whole, would blank a stored one
+        # (Yahoo sometimes sends today's live bar with a close but no adjusted close).
+        long = long[long["adj_close"].notna()]
         records = long.astype(object).where(long.notna(), None).itertuples(index=False, name=None)
         self.conn.executemany(
             f"INSERT OR REPLACE INTO prices (ticker, date, {', '.join(FIELDS)}) "
             f"VALUES (?, ?, {', '.join('?' for _ in FIELDS)})",
             records,
         )
-        now = datetime.now(UTC).isoformat(timespec="seconds")
+        packs.rebuild(self.conn, sorted({*panel.tickers, *replace}))
+        now = fetched_at.isoformat(timespec="seconds")
         self.conn.executemany(
             "INSERT OR REPLACE INTO price_meta (ticker, source, fetched_at) VALUES (?, ?, ?)",
             [(t, source, now) for t in panel.tickers],
@@ -104,8 +117,15 @@ class PriceCache:
 class CachedSource:
     """A PriceSource that serves from the cache after refreshing it from ``inner``."""
 
-    def __init__(self, inner: PriceSource, conn: sqlite3.Connection, history_start: date) -> None:
+    def __init__(
+        self,
+        inner: PriceSource,
+        conn: sqlite3.Connection,
+        history_start: date,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.inner = inner
+        self.clock = clock
         self.cache = PriceCache(conn)
         self.history_start = history_start
         self.name = f"cache({inner.name})"
@@ -140,17 +160,17 @@ class CachedSource:
             step(f"re-fetching {len(rewritten)} ticker(s) whose history changed")
             full_rewrite = self.inner.fetch(rewritten, self.history_start, end)
         step("writing to cache")
-        rows = 0
+        keep = [t for t in old if t not in rewritten]
+        writes = [
+            (full_panel, new),
+            (_select(tail_panel, keep) if tail_panel is not None else None, []),
+            (full_rewrite, rewritten),
+        ]
+        rows, now = 0, self.clock()
         with transaction(self.cache.conn):
-            if full_panel is not None:
-                rows += self.cache.write(full_panel, replace=new, source=self.inner.name)
-            if tail_panel is not None:
-                keep = [t for t in old if t not in rewritten]
-                rows += self.cache.write(
-                    _select(tail_panel, keep), replace=(), source=self.inner.name
-                )
-            if full_rewrite is not None:
-                rows += self.cache.write(full_rewrite, replace=rewritten, source=self.inner.name)
+            for panel, replace in writes:
+                if panel is not None:
+                    rows += self.cache.write(panel, replace, self.inner.name, now)
         return RefreshReport(tuple(new), tuple(old), tuple(rewritten), rows)
 
     def _disagreeing(self, tail: PricePanel) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -13,10 +14,13 @@ import pandas as pd
 def _calendar(name: str) -> Any:
     import exchange_calendars
 
-    # A window around today keeps construction fast; exchange-calendars only knows
-    # holidays about a year ahead anyway.
+    # From 2000 covers any history_start in practice; the calendar ends a year ahead.
     start = pd.Timestamp("2000-01-01")
-    return exchange_calendars.get_calendar(name, start=start)
+    # exchange-calendars 4.13 trips a pandas 3.1 deprecation inside its own constructor;
+    # users cannot act on it, so it stays out of their stderr.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Series.values returning an ndarray")
+        return exchange_calendars.get_calendar(name, start=start)
 
 
 def sessions(name: str, start: date, end: date) -> pd.DatetimeIndex:

@@ -25,6 +25,31 @@ MIGRATIONS: list[str] = [
         source TEXT NOT NULL,
         fetched_at TEXT NOT NULL
     );
+    CREATE TABLE price_packs (
+        ticker TEXT PRIMARY KEY,
+        rows INTEGER NOT NULL,
+        data BLOB NOT NULL
+    );
+    """,
+    # 2: Telegram deliveries (one row per attempt outcome) and per-chat mutes.
+    # No semicolons inside comments: migrate() splits scripts on them.
+    """
+    CREATE TABLE deliveries (
+        id INTEGER PRIMARY KEY,
+        chat_id INTEGER NOT NULL,
+        message_id INTEGER,
+        sent_at TEXT NOT NULL,
+        key TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        part TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('sent', 'unconfirmed', 'failed')),
+        error TEXT
+    );
+    CREATE INDEX deliveries_by_key ON deliveries (key, chat_id);
+    CREATE TABLE chat_mutes (
+        chat_id INTEGER PRIMARY KEY,
+        until TEXT NOT NULL
+    );
     """,
 ]
 

@@ -94,7 +94,7 @@ def panel_from_long(long: pd.DataFrame, tickers: Sequence[str] | None = None) ->
     for f in FIELDS:
         values = np.full((len(index), len(order)), np.nan)
         values[row[keep], col[keep]] = long[f].to_numpy(dtype="float64", na_value=np.nan)[keep]
-        frames.append(pd.DataFrame(values, index=index, columns=pd.Index(order, dtype=object)))
+        frames.append(pd.DataFrame(values, index=index, columns=pd.Index(order)))
     return PricePanel(*frames)
 
 

@@ -208,7 +208,8 @@ def test_python_dash_m_and_help_need_no_heavy_imports(tmp_path: Path) -> None:
     code = (
         "import sys; from bot.cli import main\n"
         "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
-        "heavy = [m for m in ('pandas', 'yfinance', 'telegram', 'matplotlib') if m in sys.modules]\n"
+        "heavy = [m for m in ('pandas', 'yfinance', 'telegram', 'matplotlib')\n"
+        "         if m in sys.modules]\n"
         "print(heavy)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Config, load_config, parse_config, redacted_view, with_prices_dir
+from bot.config import Config, load_config, parse_config, redacted_view, with_overrides
 from bot.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -140,7 +140,8 @@ def test_redacted_view_never_holds_the_token() -> None:
     assert view["telegram"]["token"] == "set (redacted)"  # type: ignore[index]
 
 
-def test_prices_dir_switches_to_csv(tmp_path: Path) -> None:
-    c = with_prices_dir(Config(), tmp_path)
+def test_cli_overrides(tmp_path: Path) -> None:
+    c = with_overrides(Config(), tmp_path)
     assert c.data.source == "csv" and c.data.csv_dir == tmp_path
-    assert with_prices_dir(Config(), None) == Config()
+    assert with_overrides(Config(), offline=True).data.refresh == "never"
+    assert with_overrides(Config()) == Config()

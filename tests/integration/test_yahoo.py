@@ -1,0 +1,237 @@
+"""YahooSource through the real yfinance library, against the fake Yahoo in tests/fake_yahoo.py."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+# Imported here, not first inside a test: yfinance's import installs a warnings filter that
+# would otherwise take precedence over this module's filterwarnings mark for that test.
+import yfinance  # noqa: F401
+
+from bot.adapters.cache import CachedSource
+from bot.adapters.db import connect
+from bot.adapters.yahoo import YahooSource
+from bot.core.panel import FIELDS
+from bot.errors import DataUnavailable
+from tests.fake_yahoo import FakeYahoo, make_bars
+
+pytestmark = [
+    pytest.mark.integration,
+    # yfinance 1.7 still uses pandas' deprecated inplace= keywords; not ours to fix.
+    pytest.mark.filterwarnings("ignore:The inplace keyword:DeprecationWarning"),
+]
+
+
+def _sessions(first: str, last: str) -> list[str]:
+    """NYSE sessions between two days of early 2024 (weekdays less MLK and Presidents' Day)."""
+    days = pd.bdate_range(first, last, freq="C", holidays=["2024-01-15", "2024-02-19"])
+    return [d.strftime("%Y-%m-%d") for d in days]
+
+
+JANUARY = _sessions("2024-01-02", "2024-01-19")
+WINTER = _sessions("2024-01-02", "2024-02-29")
+CLOSES = {"AAA": 10.0, "BBB": 20.0, "CCC": 30.0}
+BACKOFF = 0.5
+
+
+@dataclass
+class Sleeps:
+    """Stands in for time.sleep: records each delay and how many requests the fake had seen."""
+
+    fake: FakeYahoo
+    delays: list[float] = field(default_factory=list)
+    marks: list[int] = field(default_factory=list)
+
+    def __call__(self, seconds: float) -> None:
+        self.delays.append(seconds)
+        self.marks.append(len(self.fake.received))
+
+
+@pytest.fixture
+def fake() -> FakeYahoo:
+    fake = FakeYahoo()
+    for ticker, base in CLOSES.items():
+        fake.add(ticker, make_bars(JANUARY, base + np.arange(len(JANUARY))))
+    return fake
+
+
+@pytest.fixture
+def sleeps(fake: FakeYahoo) -> Sleeps:
+    return Sleeps(fake)
+
+
+@pytest.fixture
+def source(fake: FakeYahoo, sleeps: Sleeps, tmp_path: Path) -> YahooSource:
+    return YahooSource(
+        tmp_path / "cache", session=fake.session(), backoff=BACKOFF, sleep=sleeps, timeout=5
+    )
+
+
+@pytest.fixture
+def state(tmp_path: Path) -> Iterator[sqlite3.Connection]:
+    conn = connect(tmp_path / "state.db")
+    yield conn
+    conn.close()
+
+
+# -- YahooSource ------------------------------------------------------------------------------
+
+
+def test_batched_fetch_returns_the_panel(
+    source: YahooSource, fake: FakeYahoo, sleeps: Sleeps
+) -> None:
+    panel = source.fetch(["CCC", "AAA", "BBB"], date(2024, 1, 3), date(2024, 1, 10))
+
+    assert panel.tickers == ["CCC", "AAA", "BBB"]
+    expected_dates = ["2024-01-03", "2024-01-04", "2024-01-05", "2024-01-08", "2024-01-09",
+                      "2024-01-10"]
+    assert list(panel.dates) == [pd.Timestamp(d) for d in expected_dates]  # end is inclusive
+    assert panel.dates.name == "date" and panel.dates.tz is None
+    for ticker in ("AAA", "BBB", "CCC"):
+        bars = fake.bars(ticker).loc["2024-01-03":"2024-01-10"]
+        for f in FIELDS:
+            column = panel.field(f)[ticker]
+            assert column.dtype == np.float64
+            np.testing.assert_allclose(column.to_numpy(), bars[f].to_numpy(), err_msg=f)
+        assert (panel.close[ticker] != panel.adj_close[ticker]).all()  # as traded vs adjusted
+    asked = fake.history_requests()
+    assert sorted(r.chart_ticker or "" for r in asked) == ["AAA", "BBB", "CCC"]
+    assert {(r.period1, r.period2) for r in asked} == {(date(2024, 1, 3), date(2024, 1, 11))}
+    assert sleeps.delays == []
+
+
+def test_rate_limited_ticker_is_retried_alone(
+    source: YahooSource, fake: FakeYahoo, sleeps: Sleeps
+) -> None:
+    # yfinance retries a 429 once by itself, so two are needed to make a download fail.
+    fake.rate_limit("BBB", 2)
+
+    panel = source.fetch(["AAA", "BBB", "CCC"], date(2024, 1, 2), date(2024, 1, 19))
+
+    assert sleeps.delays == [BACKOFF]
+    assert fake.chart_tickers(since=sleeps.marks[0]) == {"BBB"}
+    assert any(r.is_history for r in fake.received[sleeps.marks[0] :])
+    assert len(fake.history_requests("AAA")) == len(fake.history_requests("CCC")) == 1
+    np.testing.assert_allclose(panel.close["BBB"].to_numpy(), fake.bars("BBB")["close"])
+    assert not panel.adj_close.isna().any().any()
+
+
+def test_unknown_ticker_raises_after_growing_backoff(
+    source: YahooSource, fake: FakeYahoo, sleeps: Sleeps
+) -> None:
+    with pytest.raises(DataUnavailable, match="NOPE") as caught:
+        source.fetch(["AAA", "NOPE"], date(2024, 1, 2), date(2024, 1, 19))
+
+    assert caught.value.missing == ("NOPE",)
+    assert "AAA" not in str(caught.value)
+    assert sleeps.delays == [BACKOFF, 2 * BACKOFF, 4 * BACKOFF]
+    assert fake.chart_tickers(since=sleeps.marks[0]) == {"NOPE"}
+    assert len(fake.history_requests("AAA")) == 1
+
+
+def test_partial_answer_comes_back_as_nan(
+    source: YahooSource, fake: FakeYahoo, sleeps: Sleeps
+) -> None:
+    fake.end_early("CCC", date(2024, 1, 5))
+
+    panel = source.fetch(["AAA", "CCC"], date(2024, 1, 3), date(2024, 1, 10))
+
+    ccc = panel.adj_close["CCC"]
+    assert ccc.loc["2024-01-03":"2024-01-05"].notna().all()
+    assert ccc.loc["2024-01-08":"2024-01-10"].isna().all()
+    assert panel.adj_close["AAA"].notna().all()
+    assert panel.last_valid()["CCC"] == pd.Timestamp("2024-01-05")
+    assert sleeps.delays == []  # completeness against the calendar is not the source's job
+
+
+def test_yfinance_caches_live_in_the_given_folder(
+    fake: FakeYahoo, sleeps: Sleeps, tmp_path: Path
+) -> None:
+    for name in ("first", "second"):
+        source = YahooSource(tmp_path / name, session=fake.session(), sleep=sleeps)
+        source.fetch(["AAA"], date(2024, 1, 2), date(2024, 1, 5))
+
+        assert source.yfinance_cache == tmp_path / name / "yfinance"
+        assert (source.yfinance_cache / "tkr-tz.db").is_file()
+
+
+def test_yfinance_exception_becomes_data_unavailable(
+    fake: FakeYahoo, sleeps: Sleeps, tmp_path: Path
+) -> None:
+    session = fake.session()
+    # yfinance refuses caching sessions (e.g. requests_cache) by raising from yf.download.
+    setattr(session, "cache", object())  # noqa: B010 - requests.Session has no such attribute
+    source = YahooSource(tmp_path / "cache", session=session, sleep=sleeps)
+
+    with pytest.raises(DataUnavailable, match="AAA") as caught:
+        source.fetch(["AAA"], date(2024, 1, 2), date(2024, 1, 5))
+
+    assert caught.value.missing == ("AAA",)
+    assert caught.value.__cause__ is not None
+    assert fake.received == []
+
+
+# -- CachedSource over YahooSource --------------------------------------------------------------
+
+HISTORY_START = date(2024, 1, 2)
+
+
+def _append_day(fake: FakeYahoo, ticker: str, day: str, close: float) -> None:
+    bars = pd.concat([fake.bars(ticker), make_bars([day], [close])])
+    fake.add(ticker, bars)
+
+
+def test_cached_source_refreshes_incrementally_and_refetches_rewritten_history(
+    fake: FakeYahoo, sleeps: Sleeps, tmp_path: Path, state: sqlite3.Connection
+) -> None:
+    for ticker in ("AAA", "BBB"):
+        fake.add(ticker, make_bars(WINTER, CLOSES[ticker] + np.arange(len(WINTER))))
+    yahoo = YahooSource(tmp_path / "cache", session=fake.session(), sleep=sleeps)
+    cached = CachedSource(yahoo, state, HISTORY_START)
+
+    first = cached.refresh(["AAA", "BBB"])
+
+    assert first.full == ("AAA", "BBB")
+    assert {r.period1 for r in fake.history_requests()} == {HISTORY_START}
+
+    for ticker in ("AAA", "BBB"):
+        _append_day(fake, ticker, "2024-03-01", 100.0)
+    mark = len(fake.received)
+    second = cached.refresh(["AAA", "BBB"])
+
+    assert second.tail == ("AAA", "BBB") and second.rewritten == ()
+    tail_requests = [r for r in fake.received[mark:] if r.is_history]
+    assert {r.period1 for r in tail_requests} == {date(2024, 2, 29) - timedelta(days=16)}
+    assert cached.cache.last_dates(["AAA", "BBB"]) == {
+        "AAA": date(2024, 3, 1),
+        "BBB": date(2024, 3, 1),
+    }
+
+    # A dividend on the new day: Yahoo scales every earlier adjusted close.
+    rewritten = fake.bars("AAA")
+    rewritten.loc[:"2024-03-01", "adj_close"] *= 0.5
+    fake.add("AAA", rewritten)
+    _append_day(fake, "AAA", "2024-03-04", 101.0)
+    _append_day(fake, "BBB", "2024-03-04", 101.0)
+    mark = len(fake.received)
+    third = cached.refresh(["AAA", "BBB"])
+
+    assert third.rewritten == ("AAA",)
+    asked = sorted((r.chart_ticker or "", r.period1) for r in fake.received[mark:] if r.is_history)
+    tail_start = date(2024, 3, 1) - timedelta(days=16)
+    assert asked == [("AAA", HISTORY_START), ("AAA", tail_start), ("BBB", tail_start)]
+    stored = cached.cache.read(["AAA", "BBB"], HISTORY_START)
+    expected = fake.bars("AAA")["adj_close"]
+    assert list(stored.dates) == list(expected.index)
+    np.testing.assert_allclose(stored.adj_close["AAA"].to_numpy(), expected.to_numpy())
+    np.testing.assert_allclose(
+        stored.adj_close["BBB"].to_numpy(), fake.bars("BBB")["adj_close"].to_numpy()
+    )
