@@ -11,6 +11,8 @@ import os
 import sqlite3
 from pathlib import Path
 
+from bot.adapters.state_schema import STATE_SCHEMA
+
 MIGRATIONS: list[str] = [
     # 1: price cache
     """
@@ -51,6 +53,8 @@ MIGRATIONS: list[str] = [
         until TEXT NOT NULL
     );
     """,
+    # 3: daemon state: runs, events, the alert outbox (see bot.adapters.state).
+    STATE_SCHEMA,
 ]
 
 

@@ -1,0 +1,248 @@
+"""The daemon's schedule, exactly-once rules, catch-up and failure handling, on a fake clock."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bot.adapters.calendar import sessions as nyse_sessions
+from bot.adapters.db import connect
+from bot.adapters.state import StateStore
+from bot.config import Config, StateConfig, TelegramConfig
+from bot.core.panel import PricePanel
+from bot.daemon import Daemon
+from bot.daily import Outcome
+from tests.fakes import RecordingNotifier
+from tests.synthetic import panel_from_returns, small_config
+
+NY = ZoneInfo("America/New_York")
+TICKERS = ["C1", "C2", "C3", "C4", "P1", "P2", "P3", "BENCH"]
+ROTATION_DAY = date(2026, 11, 12)
+
+
+def world() -> PricePanel:
+    """Synthetic bars on every NYSE session of 2025-2026, with one rotation on ROTATION_DAY."""
+    idx = nyse_sessions("XNYS", date(2025, 1, 2), date(2026, 12, 31))
+    rng = np.random.default_rng(9)
+    common = rng.normal(0, 0.007, len(idx))
+    returns = pd.DataFrame({t: common + rng.normal(0, 0.007, len(idx)) for t in TICKERS}, index=idx)
+    returns.loc[pd.Timestamp(ROTATION_DAY)] = [-0.06, -0.05, -0.05, -0.04, 0.05, 0.03, 0.02, 0.0]
+    return panel_from_returns(returns)
+
+
+PANEL = world()
+
+
+def make_config(tmp_path: Path, **schedule: object) -> Config:
+    base = small_config(min_history=60, short_window=40, long_window=250)
+    return replace(
+        base,
+        data=replace(base.data, history_start=date(2025, 1, 1)),
+        state=StateConfig(tmp_path / "state.db"),
+        telegram=TelegramConfig(chat_ids=(11, 22), charts=False),
+        schedule=replace(base.schedule, **schedule),  # type: ignore[arg-type]
+    )
+
+
+class Loader:
+    """Prices as known at ``now`` (bars up to that local date), recording every call."""
+
+    def __init__(self, panel: PricePanel = PANEL) -> None:
+        self.panel = panel
+        self.calls: list[tuple[date, datetime]] = []
+        self.fail: Exception | None = None
+
+    def __call__(self, session: date, now: datetime) -> PricePanel:
+        self.calls.append((session, now))
+        if self.fail is not None:
+            raise self.fail
+        return self.panel.upto(now.astimezone(NY).date())
+
+
+def make_daemon(config: Config, loader: Loader, notifier: RecordingNotifier) -> Daemon:
+    return Daemon(config, lambda: connect(config.state.path), loader, lambda: notifier)
+
+
+def run_clock(daemon: Daemon, start: datetime, end: datetime) -> list[datetime]:
+    """Start the daemon at ``start`` and sleep from wake-up to wake-up until ``end``."""
+    wakes = []
+    daemon.start(start)
+    now = start
+    while now < end:
+        now = asyncio.run(daemon.tick(now))
+        wakes.append(now)
+    return wakes
+
+
+def test_a_month_with_a_holiday_an_early_close_and_a_dst_change(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    loader, notifier = Loader(), RecordingNotifier()
+    daemon = make_daemon(config, loader, notifier)
+    run_clock(daemon, datetime(2026, 10, 29, 12, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC))
+    expected = [s.date() for s in nyse_sessions("XNYS", date(2026, 10, 29), date(2026, 11, 30))]
+    assert date(2026, 11, 26) not in expected  # Thanksgiving
+    assert [s for s, _ in daemon.evaluations] == expected  # one evaluation per session
+    assert all(outcome == Outcome.DONE for _, outcome in daemon.evaluations)
+    when = dict(loader.calls)
+    assert when[date(2026, 10, 30)] == datetime(2026, 10, 30, 20, 30, tzinfo=UTC)  # 16:30 EDT
+    assert when[date(2026, 11, 2)] == datetime(2026, 11, 2, 21, 30, tzinfo=UTC)  # 16:30 EST
+    assert when[date(2026, 11, 27)] == datetime(2026, 11, 27, 18, 30, tzinfo=UTC)  # 13:30 early
+    # The rotation day is alerted once to each chat; no message reaches a chat twice, and
+    # only sessions with events send anything (quiet days are off).
+    sent = [(c, k) for c, k, _, _ in notifier.sent]
+    assert (11, f"{ROTATION_DAY} shock chips->platforms") in sent
+    assert (22, f"{ROTATION_DAY} shock chips->platforms") in sent
+    assert len(sent) == len(set(sent)) and len(notifier.keys(11)) == len(notifier.keys(22))
+    with_events = {s for s, _ in daemon.evaluations if daemon.store.events_of(s)}
+    assert {date.fromisoformat(k[:10]) for k in notifier.keys(11)} == with_events
+
+
+def test_reruns_and_restarts_never_alert_twice(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    notifier = RecordingNotifier()
+    run_at = datetime(2026, 11, 12, 21, 30, tzinfo=UTC)
+    first = make_daemon(config, Loader(), notifier)
+    first.start(run_at - timedelta(hours=2))
+    asyncio.run(first.tick(run_at))
+    asyncio.run(first.tick(run_at))  # a second trigger
+    second = make_daemon(config, Loader(), notifier)  # a restart on the same state file
+    second.start(run_at + timedelta(minutes=5))
+    asyncio.run(second.tick(run_at + timedelta(minutes=5)))
+    shock = [k for k in notifier.keys() if "shock" in k]
+    assert len(shock) == 2 and set(notifier.keys(11)) == set(notifier.keys(22))
+    assert [s for s, _ in first.evaluations + second.evaluations] == [ROTATION_DAY]
+
+
+def test_data_incomplete_until_the_deadline(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    day = pd.Timestamp("2026-11-12")
+    adj = PANEL.adj_close.copy()
+    adj.loc[day, "P2"] = np.nan  # P2's bar never arrives
+    panel = PricePanel(PANEL.open, PANEL.high, PANEL.low, PANEL.close, adj, PANEL.volume)
+    loader, notifier = Loader(panel), RecordingNotifier()
+    daemon = make_daemon(config, loader, notifier)
+    run_clock(
+        daemon, datetime(2026, 11, 12, 12, tzinfo=UTC), datetime(2026, 11, 13, 12, tzinfo=UTC)
+    )
+    tries = [t for s, t in loader.calls if s == day.date()]
+    # 16:30 to 20:00 every 15 minutes, then one more at the deadline: 15 attempts.
+    assert len(tries) == 15 and tries[-1] == datetime(2026, 11, 13, 1, 0, tzinfo=UTC)
+    assert [o for s, o in daemon.evaluations if s == day.date()][-1] == Outcome.INCOMPLETE
+    notices = [(c, k) for c, k, kind, _ in notifier.sent if kind == "notice"]
+    assert notices == [(11, "2026-11-12 data incomplete"), (22, "2026-11-12 data incomplete")]
+    assert not any("shock" in k for k in notifier.keys())  # no signal on incomplete data
+    assert StateStore(connect(config.state.path)).events_of(day.date()) == []
+
+
+@pytest.mark.parametrize(
+    ("policy", "evaluated"),
+    [
+        ("latest", [date(2026, 11, 23)]),
+        ("all", [date(2026, 11, 19), date(2026, 11, 20), date(2026, 11, 23)]),
+        ("none", []),
+    ],
+)
+def test_catch_up_after_three_days_down(tmp_path: Path, policy: str, evaluated: list[date]) -> None:
+    config = make_config(tmp_path, catch_up=policy)
+    notifier = RecordingNotifier()
+    before = make_daemon(config, Loader(), notifier)
+    run_clock(
+        before, datetime(2026, 11, 16, 12, tzinfo=UTC), datetime(2026, 11, 18, 23, tzinfo=UTC)
+    )
+    assert before.store.last_final() == date(2026, 11, 18)
+    # Down from the 19th; started again on the 24th before that day's run.
+    after = make_daemon(config, Loader(), notifier)
+    run_clock(after, datetime(2026, 11, 24, 12, tzinfo=UTC), datetime(2026, 11, 24, 13, tzinfo=UTC))
+    assert [s for s, _ in after.evaluations] == evaluated
+    skipped = {date(2026, 11, 19), date(2026, 11, 20), date(2026, 11, 23)} - set(evaluated)
+    for s in skipped:
+        run = after.store.run(s)
+        assert run is not None and run.status == "skipped"
+
+
+def test_failures_are_counted_and_notified_once(tmp_path: Path) -> None:
+    config = make_config(tmp_path, max_failures=3)
+    loader, notifier = Loader(), RecordingNotifier()
+    loader.fail = RuntimeError("disk on fire")
+    daemon = make_daemon(config, loader, notifier)
+    start = datetime(2026, 11, 12, 12, tzinfo=UTC)
+    daemon.start(start)
+    now = datetime(2026, 11, 12, 21, 30, tzinfo=UTC)
+    for _ in range(6):
+        now = asyncio.run(daemon.tick(now))  # never raises: the daemon keeps going
+    notices = [(c, t) for c, _, kind, t in notifier.sent if kind == "notice"]
+    assert [c for c, _ in notices] == [11, 22]
+    assert "failed 3 times in a row" in notices[0][1] and "disk on fire" in notices[0][1]
+    loader.fail = None
+    asyncio.run(daemon.tick(now))
+    run = daemon.store.run(date(2026, 11, 12))
+    assert run is not None and run.status == "done" and run.attempts == 7
+
+
+def test_interrupted_send_is_not_repeated(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    notifier = RecordingNotifier(fail_next=["unconfirmed"])
+    daemon = make_daemon(config, Loader(), notifier)
+    run_at = datetime(2026, 11, 12, 21, 30, tzinfo=UTC)
+    daemon.start(run_at - timedelta(hours=1))
+    asyncio.run(daemon.tick(run_at))
+    counts = daemon.store.counts()
+    assert counts == {"unconfirmed": 1, "sent": 1}
+    # A row left in "sending" (the process died mid-request) is not sent again on start-up.
+    store = daemon.store
+    store.enqueue("manual", date(2026, 11, 12), "notice", [{"type": "text", "text": "x"}], [11])
+    (row,) = store.pending()
+    store.sending(row.id)
+    again = make_daemon(config, Loader(), notifier)
+    again.start(run_at + timedelta(minutes=1))
+    asyncio.run(again.tick(run_at + timedelta(minutes=1)))
+    assert "manual" not in notifier.keys()
+    assert again.store.counts()["unconfirmed"] == 2
+
+
+def test_undelivered_sends_are_retried(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    notifier = RecordingNotifier(fail_next=["undelivered"])
+    daemon = make_daemon(config, Loader(), notifier)
+    run_at = datetime(2026, 11, 12, 21, 30, tzinfo=UTC)
+    daemon.start(run_at - timedelta(hours=1))
+    asyncio.run(daemon.tick(run_at))
+    assert daemon.store.counts() == {"pending": 1, "sent": 1}
+    asyncio.run(daemon.tick(run_at + timedelta(minutes=15)))
+    assert daemon.store.counts() == {"sent": 2}
+    assert len(notifier.keys(11)) == 1 and len(notifier.keys(22)) == 1
+
+
+def test_muted_chats_miss_alerts(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    notifier = RecordingNotifier()
+    daemon = Daemon(
+        config,
+        lambda: connect(config.state.path),
+        Loader(),
+        lambda: notifier,
+        muted=lambda chat, now: chat == 22,
+    )
+    run_at = datetime(2026, 11, 12, 21, 30, tzinfo=UTC)
+    daemon.start(run_at - timedelta(hours=1))
+    asyncio.run(daemon.tick(run_at))
+    assert notifier.keys(22) == [] and len(notifier.keys(11)) == 1
+
+
+def test_rehearsal_resumes_and_sends_nothing_twice(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    notifier = RecordingNotifier()
+    daemon = make_daemon(config, Loader(), notifier)
+    count = asyncio.run(daemon.rehearse(date(2026, 11, 2), date(2026, 11, 13)))
+    assert count == 10 and len(daemon.evaluations) == 10
+    again = make_daemon(config, Loader(), notifier)
+    asyncio.run(again.rehearse(date(2026, 11, 2), date(2026, 11, 20)))
+    assert [s for s, _ in again.evaluations] == [date(2026, 11, d) for d in (16, 17, 18, 19, 20)]
+    assert len([k for k in notifier.keys(11) if "shock" in k]) == 1
