@@ -20,9 +20,9 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
+from typing import Any
 
 from bot.adapters.cache import transaction
-
 
 FINAL = ("done", "incomplete")
 
@@ -240,16 +240,16 @@ class StateStore:
         )
 
 
-def _run(row: tuple[object, ...]) -> Run:
+def _run(row: tuple[Any, ...]) -> Run:
     session, status, attempts, started, finished, seconds, events, error = row
     return Run(
         date.fromisoformat(str(session)),
         str(status),
-        int(attempts),  # type: ignore[call-overload]
+        int(attempts),
         _opt(started),
         _opt(finished),
-        float(seconds) if seconds is not None else None,  # type: ignore[arg-type]
-        int(events) if events is not None else None,  # type: ignore[call-overload]
+        float(seconds) if seconds is not None else None,
+        int(events) if events is not None else None,
         _opt(error),
     )
 
@@ -258,17 +258,17 @@ def _opt(value: object) -> str | None:
     return None if value is None else str(value)
 
 
-def _outbox(row: tuple[object, ...]) -> OutboxRow:
+def _outbox(row: tuple[Any, ...]) -> OutboxRow:
     rid, key, session, chat, kind, parts, status, nxt, attempts, ids = row
     return OutboxRow(
         int(rid),
         str(key),
         date.fromisoformat(str(session)),
-        int(chat),  # type: ignore[call-overload]
+        int(chat),
         str(kind),
         json.loads(str(parts)),
         str(status),
-        int(nxt),  # type: ignore[call-overload]
+        int(nxt),
         int(attempts),
-        json.loads(str(ids)),  # type: ignore[call-overload]
+        json.loads(str(ids)),
     )
