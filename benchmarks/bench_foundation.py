@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import real_prices_or_exit, report, timed, warm_cache  # noqa: E402
+from benchmarks._common import real_prices_or_exit, report, timed, warm_cache
 
 START = date(2010, 1, 1)
 

@@ -33,7 +33,7 @@ MIGRATIONS: list[str] = [
         data BLOB NOT NULL
     );
     """,
-    # 2: Telegram deliveries (one row per attempt outcome) and per-chat mutes.
+    # 2: Telegram deliveries (one row per part: sent, unconfirmed or failed) and per-chat mutes.
     # No semicolons inside comments: migrate() splits scripts on them.
     """
     CREATE TABLE deliveries (
