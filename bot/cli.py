@@ -80,6 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="use cached prices as they are; never contact the data source",
     )
     parser.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        default="text",
+        help="stderr log lines: text, or one JSON object per line",
+    )
+    parser.add_argument(
         "--log-level",
         default="WARNING",
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
@@ -100,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_command("prices"), command="prices-show")
 
     _add_engine_commands(sub)
+    _add_daemon_commands(sub)
     # Each feature area declares its own subcommands (argparse only, no heavy imports).
     from bot import cli_backtest, cli_telegram
 
@@ -113,8 +120,11 @@ def _add_engine_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
     p = sub.add_parser("signal", help="the rotation state at a session's close")
     p.add_argument("--asof", type=iso_date, metavar="DATE", help="session (default: latest)")
     p.add_argument("--format", **fmt)  # type: ignore[arg-type]
-    p.add_argument("--send", action="store_true",
-                   help="also send the alert (or quiet-day summary) to the configured chats")
+    p.add_argument(
+        "--send",
+        action="store_true",
+        help="also send the alert (or quiet-day summary) to the configured chats",
+    )
     p.set_defaults(func=_command("signal"))
 
     p = sub.add_parser("replay", help="every rotation that would have fired in a range")
@@ -124,13 +134,59 @@ def _add_engine_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
     p.set_defaults(func=_command("signal"))
 
 
+def _add_daemon_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "daemon",
+        aliases=["run"],
+        help="run the daily job on every session (and answer Telegram commands)",
+    )
+    p.add_argument(
+        "--simulate-from",
+        type=iso_date,
+        metavar="DATE",
+        help="rehearse the daily job on past sessions from DATE, then exit",
+    )
+    p.add_argument(
+        "--simulate-to", type=iso_date, metavar="DATE", help="last session of the rehearsal"
+    )
+    p.set_defaults(func=_command("daemon"), command="daemon")
+    p = sub.add_parser("status", help="last run, next run, last alert, outbox, data freshness")
+    p.set_defaults(func=_command("daemon"))
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message (and the traceback, if any)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        import json
+
+        entry = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["traceback"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def setup_logging(level: str, fmt: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.set_name("rotabot")
+    root = logging.getLogger()
+    # Replace only our own handler: a host (pytest's log capture, say) may have its own.
+    root.handlers[:] = [h for h in root.handlers if h.get_name() != "rotabot"] + [handler]
+    root.setLevel(level)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    setup_logging(args.log_level, args.log_format)
     try:
         from bot.config import load_config, with_overrides
 

@@ -13,13 +13,14 @@ import sqlite3
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from datetime import date, datetime, timedelta
 
 from bot.adapters.runtimes import Runtimes
 from bot.adapters.state import StateStore
 from bot.config import Config
 from bot.daily import Job, Outcome, PriceLoader, deliver_pending, encode_parts, evaluate_session
-from bot.notify import Notifier, TextPart
+from bot.notify import CONSOLE_CHAT, Notifier, TextPart
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +33,8 @@ class Daemon:
     config: Config
     connect: Callable[[], sqlite3.Connection]
     prices: PriceLoader
-    notifier: Callable[[], Notifier]
-    muted: Callable[[int, datetime], bool] = lambda chat, now: False
+    notifier: Callable[[sqlite3.Connection], Notifier]
+    muted: Callable[[sqlite3.Connection, int, datetime], bool] = lambda conn, chat, now: False
     runtimes: Runtimes = field(init=False)
     store: StateStore = field(init=False)
     evaluations: list[tuple[date, Outcome]] = field(default_factory=list)
@@ -132,7 +133,8 @@ class Daemon:
         # SQLite connections belong to one thread: the job gets its own.
         conn = self.connect()
         try:
-            job = Job(self.config, StateStore(conn), self.prices, self.runtimes, self.muted)
+            muted = partial(self.muted, conn)
+            job = Job(self.config, StateStore(conn), self.prices, self.runtimes, muted)
             return evaluate_session(job, session, now)
         finally:
             conn.close()
@@ -141,15 +143,15 @@ class Daemon:
         count = int(self.store.get(FAILURES) or 0) + 1
         self.store.put(FAILURES, str(count))
         if count == self.config.schedule.max_failures:
-            from bot.notices import render_failures
+            from bot.format import render_failures
 
             text = render_failures(self.config, count, session, error)
             key = f"failures since {session} at {now:%Y-%m-%dT%H:%M}"
-            chats = list(self.config.telegram.chat_ids) or [0]
+            chats = list(self.config.telegram.chat_ids) or [CONSOLE_CHAT]
             self.store.enqueue(key, session, "notice", encode_parts((TextPart(text),)), chats)
 
     async def deliver(self) -> int:
-        return await deliver_pending(self.store, self.notifier())
+        return await deliver_pending(self.store, self.notifier(self.store.conn))
 
     def next_wake(self, now: datetime) -> datetime:
         """Retry soon while a due session is unsettled; otherwise the next session's run."""

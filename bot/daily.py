@@ -23,7 +23,15 @@ from bot.adapters.state import OutboxRow, StateStore
 from bot.config import Config
 from bot.core.panel import PricePanel, missing_on
 from bot.errors import DataUnavailable, NotifyError
-from bot.notify import Notifier, Part, PhotoPart, TextPart, Unconfirmed, Undelivered
+from bot.notify import (
+    CONSOLE_CHAT,
+    Notifier,
+    Part,
+    PhotoPart,
+    TextPart,
+    Unconfirmed,
+    Undelivered,
+)
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +58,7 @@ class Job:
 
     @property
     def chats(self) -> list[int]:
-        return list(self.config.telegram.chat_ids) or [0]  # 0: the console's pseudo chat
+        return list(self.config.telegram.chat_ids) or [CONSOLE_CHAT]
 
 
 def evaluate_session(job: Job, session: date, now: datetime) -> Outcome:
@@ -89,7 +97,7 @@ def _wait_or_give_up(
         log.info("session %s: data incomplete (%s), attempt %d; retrying", session, what, attempt)
         job.store.mark(session, "waiting", error=what, seconds=seconds)
         return Outcome.WAITING
-    from bot.notices import render_data_incomplete
+    from bot.format import render_data_incomplete
 
     text = render_data_incomplete(job.config, session, absent)
     notice = [(f"{session} data incomplete", "notice", encode_parts((TextPart(text),)))]

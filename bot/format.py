@@ -292,6 +292,16 @@ def render_data_incomplete(config: Config, session: date, absent: Sequence[str])
     )
 
 
+def render_failures(config: Config, count: int, session: date, error: str) -> str:
+    """Return the notice sent once after ``schedule.max_failures`` failed runs in a row."""
+    return (
+        f"⚠️ <b>rotabot needs attention</b>\n"
+        f"The daily job failed {count} times in a row (last for session {esc(session)}):\n"
+        f"<pre>{esc(error[:300])}</pre>\n"
+        f"It retries every {config.schedule.retry_minutes} minutes; see the daemon's log."
+    )
+
+
 def render_baskets(config: Config) -> str:
     parts = []
     for i, bk in enumerate(config.baskets):

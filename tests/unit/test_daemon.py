@@ -67,7 +67,7 @@ class Loader:
 
 
 def make_daemon(config: Config, loader: Loader, notifier: RecordingNotifier) -> Daemon:
-    return Daemon(config, lambda: connect(config.state.path), loader, lambda: notifier)
+    return Daemon(config, lambda: connect(config.state.path), loader, lambda conn: notifier)
 
 
 def run_clock(daemon: Daemon, start: datetime, end: datetime) -> list[datetime]:
@@ -227,8 +227,8 @@ def test_muted_chats_miss_alerts(tmp_path: Path) -> None:
         config,
         lambda: connect(config.state.path),
         Loader(),
-        lambda: notifier,
-        muted=lambda chat, now: chat == 22,
+        lambda conn: notifier,
+        muted=lambda conn, chat, now: chat == 22,
     )
     run_at = datetime(2026, 11, 12, 21, 30, tzinfo=UTC)
     daemon.start(run_at - timedelta(hours=1))
