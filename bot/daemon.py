@@ -13,8 +13,8 @@ import sqlite3
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
 from datetime import date, datetime, timedelta
+from functools import partial
 
 from bot.adapters.runtimes import Runtimes
 from bot.adapters.state import StateStore
