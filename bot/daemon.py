@@ -47,12 +47,7 @@ class Daemon:
 
     def start(self, now: datetime) -> None:
         """Recover interrupted sends and apply the catch-up policy to sessions missed while down."""
-        doubtful = self.store.recover()
-        if doubtful:
-            log.warning(
-                "%d outbox row(s) were interrupted mid-send: marked unconfirmed, not sent again",
-                doubtful,
-            )
+        self._recover()
         if self.store.get(FIRST_START) is None:
             self.store.put(FIRST_START, now.isoformat())
         due = self.due(now)
@@ -75,6 +70,15 @@ class Daemon:
             )
         if missed and keep:
             log.info("catch-up %s: evaluating %s", policy, ", ".join(str(s) for s in keep))
+
+    def _recover(self) -> None:
+        doubtful = self.store.recover()
+        if doubtful:
+            log.warning(
+                "%d outbox row(s) were interrupted mid-send: marked unconfirmed, "
+                "not sent again (Telegram may have delivered them)",
+                doubtful,
+            )
 
     def _since(self) -> date:
         last = self.store.last_final()
@@ -169,7 +173,8 @@ class Daemon:
         first = self.runtimes.run_at(sessions[0])
         if self.store.get(FIRST_START) is None:
             self.store.put(FIRST_START, (first - timedelta(seconds=1)).isoformat())
-        self.store.recover()
+        self._recover()
+        await self.deliver()  # what an earlier, interrupted rehearsal left in the outbox
         retry = timedelta(minutes=self.config.schedule.retry_minutes)
         for session in sessions:
             now = self.runtimes.run_at(session)

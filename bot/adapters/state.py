@@ -28,7 +28,7 @@ FINAL = ("done", "incomplete")
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +86,7 @@ class StateStore:
     def recent_runs(self, limit: int = 5) -> list[Run]:
         rows = self.conn.execute(
             "SELECT session, status, attempts, started_at, finished_at, seconds, events, error "
-            "FROM runs ORDER BY COALESCE(finished_at, started_at) DESC LIMIT ?",
+            "FROM runs ORDER BY COALESCE(finished_at, started_at) DESC, session DESC LIMIT ?",
             (limit,),
         ).fetchall()
         return [_run(r) for r in rows]

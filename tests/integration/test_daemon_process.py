@@ -1,0 +1,179 @@
+"""The daemon as a real process: SIGKILL mid-send, restart, lock, status, rehearsal via the CLI.
+
+The process talks through the real python-telegram-bot client to the fake Bot API server.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from tests.fake_telegram import TOKEN, FakeTelegram, Slow, config_text, market_closes, write_market
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOCK_DAY = market_closes().index[-1].date()  # the synthetic market's rotation session
+FIRST = market_closes().index[-8].date()
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeTelegram]:
+    with FakeTelegram() as server:
+        yield server
+
+
+@pytest.fixture
+def setup(tmp_path: Path, fake: FakeTelegram) -> Path:
+    prices = write_market(tmp_path / "prices")
+    config = tmp_path / "config.toml"
+    config.write_text(
+        config_text(
+            prices, fake.api_base_url, chat_ids=(111, 222), chips_name="Chips (shovel sellers)"
+        )
+    )
+    return config
+
+
+def daemon_process(config: Path, *extra: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "ROTABOT_TELEGRAM_TOKEN": TOKEN, "PYTHONPATH": str(ROOT)}
+    argv = [
+        sys.executable,
+        "-m",
+        "bot",
+        "--config",
+        str(config),
+        "--log-level",
+        "INFO",
+        "daemon",
+        "--simulate-from",
+        str(FIRST),
+        "--simulate-to",
+        str(SHOCK_DAY),
+        *extra,
+    ]
+    return subprocess.Popen(
+        argv, env=env, cwd=config.parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def alerts(fake: FakeTelegram, chat: int) -> list[str]:
+    return [d.text for d in fake.messages(chat) if str(SHOCK_DAY) in d.text]
+
+
+def test_sigkill_between_outbox_and_confirmation_sends_once(
+    setup: Path, fake: FakeTelegram, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake.script("sendPhoto", Slow(60))  # Telegram takes the alert and is slow to confirm
+    first = daemon_process(setup)
+    try:
+        fake.wait_for(lambda: len(fake.calls_to("sendPhoto")) == 1, timeout=60)
+        # While it runs, a second daemon on the same state file is refused.
+        code = main(
+            [
+                "--config",
+                str(setup),
+                "daemon",
+                "--simulate-from",
+                str(FIRST),
+                "--simulate-to",
+                str(SHOCK_DAY),
+            ]
+        )
+        assert code == 2
+        assert "another rotabot daemon" in capsys.readouterr().err
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+    finally:
+        first.kill()
+    assert first.returncode == -signal.SIGKILL
+    second = daemon_process(setup)
+    out, err = second.communicate(timeout=120)
+    assert second.returncode == 0, err
+    assert len(alerts(fake, 111)) == 1  # taken before the kill, not sent again
+    assert len(alerts(fake, 222)) == 1  # never attempted before the kill: sent after it
+    assert "interrupted mid-send" in err or "marked unconfirmed" in err
+    assert TOKEN not in out + err
+    # status reads the same state file
+    code = main(["--config", str(setup), "--offline", "status"])
+    text = capsys.readouterr().out
+    assert code == 0
+    assert f"last run: session {SHOCK_DAY} done" in text
+    assert "1 sent, 1 unconfirmed" in text
+
+
+def test_rehearsal_twice_sends_nothing_twice(
+    setup: Path,
+    fake: FakeTelegram,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ROTABOT_TELEGRAM_TOKEN", TOKEN)
+    argv = [
+        "--config",
+        str(setup),
+        "daemon",
+        "--simulate-from",
+        str(FIRST),
+        "--simulate-to",
+        str(SHOCK_DAY),
+    ]
+    assert main(argv) == 0
+    sent = len(fake.messages())
+    assert len(alerts(fake, 111)) == 1 and len(alerts(fake, 222)) == 1
+    assert main(argv) == 0
+    assert len(fake.messages()) == sent
+    err = capsys.readouterr().err
+    assert "0 evaluated now" in err
+
+
+def test_bad_rehearsal_arguments_exit_2(setup: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["--config", str(setup), "daemon", "--simulate-from", "2024-05-01"])
+    assert code == 2 and "go together" in capsys.readouterr().err
+    code = main(
+        [
+            "--config",
+            str(setup),
+            "daemon",
+            "--simulate-from",
+            "2024-05-02",
+            "--simulate-to",
+            "2024-05-01",
+        ]
+    )
+    assert code == 2 and "is after" in capsys.readouterr().err
+
+
+def test_status_without_state_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["status"])
+    assert code == 2 and "no state file" in capsys.readouterr().err
+
+
+def test_console_daemon_stops_cleanly_on_sigterm(setup: Path, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "ROTABOT_TELEGRAM_TOKEN"}
+    env["PYTHONPATH"] = str(ROOT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "--config", str(setup), "--log-level", "INFO", "daemon"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    lock = tmp_path / "state" / "rotabot.db.lock"
+    while not lock.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "next wake-up at" in err and "stopped" in err
