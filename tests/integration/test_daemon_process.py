@@ -174,6 +174,6 @@ def test_console_daemon_stops_cleanly_on_sigterm(setup: Path, tmp_path: Path) ->
         time.sleep(0.1)
     time.sleep(1.0)
     proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=30)
+    _out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert "next wake-up at" in err and "stopped" in err
