@@ -255,6 +255,8 @@ class StatusReport:
     next_run: datetime | None
     muted_until: datetime | None
     chats: int
+    last_run: str | None = None  # "2026-07-01 done" (session and result), from the daemon
+    pending: int = 0  # outbox rows waiting to be sent
 
 
 def _when(at: datetime | None) -> str:
@@ -264,6 +266,7 @@ def _when(at: datetime | None) -> str:
 def render_status(report: StatusReport) -> str:
     alert = report.last_alert
     rows = [
+        ("Last run", report.last_run or "none yet"),
         ("Data through", str(report.data_through) if report.data_through else "no prices yet"),
         ("Last send", _when(report.last_send.at) if report.last_send else "never"),
         ("Last alert", alert.key.split(" ")[0] if alert else "none"),
@@ -273,6 +276,7 @@ def render_status(report: StatusReport) -> str:
             f"muted to {report.muted_until:%Y-%m-%d %H:%M}" if report.muted_until else "on",
         ),
         ("Chats", str(report.chats)),
+        ("Outbox", f"{report.pending} pending"),
     ]
     text = "<b>rotabot status</b>\n" + table(rows, "ll")
     if alert:

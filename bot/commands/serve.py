@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.adapters.db import connect
-from bot.config import Config, ScheduleConfig
+from bot.config import Config
 from bot.core.engine import Signals, compute_signals, state_at
 from bot.core.models import SignalState
 from bot.core.panel import complete_sessions, missing_on
@@ -112,15 +112,37 @@ class BotService:
             last_alert, last_send = deliveries.latest("alert"), deliveries.latest()
             muted = mutes.muted_until(chat_id, now)
         through, lagging = self._freshness()
+        last_run, pending = self._daemon_state()
         return StatusReport(
             data_through=through,
             lagging=lagging,
             last_alert=self._local(last_alert),
             last_send=self._local(last_send),
-            next_run=next_run(self.config.schedule, now),
+            next_run=self._next_run(now),
             muted_until=muted.astimezone(self.tz) if muted else None,
             chats=len(self.config.telegram.chat_ids),
+            last_run=last_run,
+            pending=pending,
         )
+
+    def _daemon_state(self) -> tuple[str | None, int]:
+        """Return the daemon's last run ("session result") and its pending outbox rows."""
+        from bot.adapters.state import StateStore
+
+        with closing(connect(self.config.state.path)) as conn:
+            store = StateStore(conn)
+            runs = store.recent_runs(1)
+            counts = store.counts()
+        last = f"{runs[0].session} {runs[0].status}" if runs else None
+        return last, counts.get("pending", 0) + counts.get("sending", 0)
+
+    def _next_run(self, now: datetime) -> datetime | None:
+        from bot.adapters.runtimes import Runtimes
+
+        try:
+            return Runtimes(self.config.schedule).next_run(now)[1].astimezone(self.tz)
+        except ValueError:
+            return None
 
     def _local(self, record: DeliveryRecord | None) -> DeliveryRecord | None:
         return None if record is None else replace(record, at=record.at.astimezone(self.tz))
@@ -187,16 +209,3 @@ def _last_line(stderr: str) -> str:
     lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
     text = lines[-1] if lines else "no message"
     return redact(text.removeprefix("rotabot: error: ").removeprefix("rotabot: failed: "))[:300]
-
-
-def next_run(schedule: ScheduleConfig, now: datetime) -> datetime | None:
-    """Return the next scheduled run: ``schedule.time`` on the next session, local time."""
-    from bot.adapters.calendar import sessions
-
-    tz = ZoneInfo(schedule.timezone)
-    today = now.astimezone(tz).date()
-    for day in sessions(schedule.calendar, today, today + timedelta(days=14)):
-        at = datetime.combine(day.date(), schedule.time, tz)
-        if at > now:
-            return at
-    return None

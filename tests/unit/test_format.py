@@ -150,15 +150,19 @@ def test_status_golden_text() -> None:
         next_run=datetime(2026, 7, 2, 16, 30, tzinfo=NEW_YORK),
         muted_until=datetime(2026, 7, 3, 12, 0, tzinfo=NEW_YORK),
         chats=2,
+        last_run="2026-07-01 done",
+        pending=1,
     )
     assert fmt.render_status(report) == (
         "<b>rotabot status</b>\n"
-        "<pre>Data through  2026-07-01\n"
+        "<pre>Last run      2026-07-01 done\n"
+        "Data through  2026-07-01\n"
         "Last send     2026-07-01 16:41 EDT\n"
         "Last alert    2026-07-01\n"
         "Next run      2026-07-02 16:30 EDT\n"
         "Alerts here   muted to 2026-07-03 12:00\n"
-        "Chats         2</pre>\n"
+        "Chats         2\n"
+        "Outbox        1 pending</pre>\n"
         "Last alert: 2026-07-01 shock chips-&gt;platforms, unconfirmed 2026-07-01 16:41 EDT\n"
         "No bar on the latest session for: SNDK"
     )
