@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
+from functools import partial
 
 import pandas as pd
 
@@ -25,6 +26,7 @@ from bot.core.panel import PricePanel, missing_on
 from bot.errors import DataUnavailable, NotifyError
 from bot.notify import (
     CONSOLE_CHAT,
+    ON_WIRE,
     Notifier,
     Part,
     PhotoPart,
@@ -148,7 +150,9 @@ async def deliver_pending(store: StateStore, notifier: Notifier) -> int:
 async def _deliver_row(store: StateStore, notifier: Notifier, row: OutboxRow) -> int:
     parts = decode_parts(row.parts)
     for index in range(row.next_part, len(parts)):
-        store.sending(row.id)  # committed first: a crash from here on leaves it in doubt
+        # Marked in doubt (committed) when the notifier is about to put it on the wire, not
+        # before: a crash during a rate-limit wait then leaves the row pending, sent later.
+        wired = ON_WIRE.set(partial(store.sending, row.id))
         try:
             sent = await notifier.send(row.chat_id, parts[index], row.key, row.kind)
         except Unconfirmed:
@@ -164,6 +168,8 @@ async def _deliver_row(store: StateStore, notifier: Notifier, row: OutboxRow) ->
             store.failed(row.id, str(exc), retry=False)
             log.error("outbox %s -> chat %s: failed for good: %s", row.key, row.chat_id, exc)
             return 0
+        finally:
+            ON_WIRE.reset(wired)
         row = store.part_done(row, index, sent.message_id, sent.confirmed)
     return 1
 

@@ -34,6 +34,7 @@ import logging
 import sqlite3
 import sys
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,6 +51,20 @@ log = logging.getLogger(__name__)
 
 CONSOLE_CHAT = 0
 """The pseudo chat the console prints to when no chat is configured."""
+
+ON_WIRE: ContextVar[Callable[[], None] | None] = ContextVar("rotabot_on_wire", default=None)
+"""Set by an outbox around ``Notifier.send``: called right before the bytes leave.
+
+The outbox marks its row "in doubt" there, after any rate-limit wait or retry back-off, so a
+crash while waiting leaves the row pending (sent later) rather than in doubt (never resent).
+"""
+
+
+def on_wire() -> None:
+    """Tell the outbox (if any) that a message is about to go out; notifiers call this."""
+    hook = ON_WIRE.get()
+    if hook is not None:
+        hook()
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,6 +259,7 @@ class ConsoleNotifier:
             lines.append(f"[photo saved to {path}]")
             if part.caption:
                 lines.append(part.caption)
+        on_wire()
         print("\n".join(lines), file=self.stream)
         return Sent(self._count)
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Self
 
-from bot.notify import Part, PhotoPart, Sent, TextPart, Unconfirmed, Undelivered
+from bot.notify import Part, PhotoPart, Sent, TextPart, Unconfirmed, Undelivered, on_wire
 
 
 @dataclass
@@ -27,10 +27,12 @@ class RecordingNotifier:
         return None
 
     async def send(self, chat_id: int, part: Part, key: str, kind: str) -> Sent:
+        if self.fail_next and self.fail_next[0] == "undelivered":
+            self.fail_next.pop(0)
+            raise Undelivered("telegram said 500")  # refused before anything went out
+        on_wire()
         if self.fail_next:
-            what = self.fail_next.pop(0)
-            if what == "undelivered":
-                raise Undelivered("telegram said 500")
+            self.fail_next.pop(0)
             self.sent.append((chat_id, key, kind, _text(part)))  # it did arrive
             raise Unconfirmed("read timeout")
         self.sent.append((chat_id, key, kind, _text(part)))

@@ -53,7 +53,16 @@ from bot import format as fmt
 from bot.config import Config
 from bot.delivery import compose
 from bot.errors import BotError, NotifyError, UsageError, UserError
-from bot.notify import Part, PhotoPart, Timeouts, Unconfirmed, Undelivered, protect_secret, redact
+from bot.notify import (
+    Part,
+    PhotoPart,
+    Timeouts,
+    Unconfirmed,
+    Undelivered,
+    on_wire,
+    protect_secret,
+    redact,
+)
 
 if TYPE_CHECKING:
     from bot.commands.serve import BotService
@@ -75,7 +84,7 @@ class TelegramClient:
 
     def __init__(self, config: Config, token: str, timeouts: Timeouts) -> None:
         protect_secret(token)
-        request = HTTPXRequest(
+        request = _OutboxRequest(
             connect_timeout=timeouts.connect,
             read_timeout=timeouts.read,
             write_timeout=timeouts.write,
@@ -108,6 +117,14 @@ class TelegramClient:
             return await send_part(self._bot, chat_id, part)
         except TelegramError as exc:
             _reraise(exc, self._token_env)
+
+
+class _OutboxRequest(HTTPXRequest):
+    """HTTPXRequest that tells the outbox when a request really goes out (``notify.on_wire``)."""
+
+    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        on_wire()
+        return await super().do_request(*args, **kwargs)
 
 
 async def send_part(bot: Any, chat_id: int, part: Part) -> int:
