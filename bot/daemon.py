@@ -20,6 +20,7 @@ from bot.adapters.runtimes import Runtimes
 from bot.adapters.state import StateStore
 from bot.config import Config
 from bot.daily import Job, Outcome, PriceLoader, deliver_pending, encode_parts, evaluate_session
+from bot.errors import NotifyError
 from bot.notify import CONSOLE_CHAT, Notifier, TextPart
 
 log = logging.getLogger(__name__)
@@ -155,7 +156,13 @@ class Daemon:
             self.store.enqueue(key, session, "notice", encode_parts((TextPart(text),)), chats)
 
     async def deliver(self) -> int:
-        return await deliver_pending(self.store, self.notifier(self.store.conn))
+        """Send what the outbox holds; Telegram unreachable leaves it pending for next time."""
+        try:
+            return await deliver_pending(self.store, self.notifier(self.store.conn))
+        except NotifyError as exc:
+            log.warning("cannot deliver now, %d row(s) stay pending: %s",
+                        len(self.store.pending()), exc)
+            return 0
 
     def next_wake(self, now: datetime) -> datetime:
         """Retry soon while a due session is unsettled; otherwise the next session's run."""

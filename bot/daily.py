@@ -37,6 +37,8 @@ from bot.notify import (
 
 log = logging.getLogger(__name__)
 
+MIN_ATTEMPTS = 3
+
 PriceLoader = Callable[[date, datetime], PricePanel]
 """(session, now) -> prices as known at ``now``; may raise DataUnavailable."""
 
@@ -95,7 +97,9 @@ def _wait_or_give_up(
     job: Job, session: date, now: datetime, absent: list[str], attempt: int, seconds: float
 ) -> Outcome:
     what = f"missing {', '.join(absent[:6])}" + (" ..." if len(absent) > 6 else "")
-    if now < job.runtimes.deadline(session):
+    # A session caught up after its deadline still gets a few tries: one failed fetch after a
+    # restart should not cost the day's signal.
+    if now < job.runtimes.deadline(session) or attempt < MIN_ATTEMPTS:
         log.info("session %s: data incomplete (%s), attempt %d; retrying", session, what, attempt)
         job.store.mark(session, "waiting", error=what, seconds=seconds)
         return Outcome.WAITING

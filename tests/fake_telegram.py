@@ -100,6 +100,7 @@ class FakeTelegram:
     _next_message: int = 1000
     _cond: threading.Condition = field(default_factory=threading.Condition)
     _server: ThreadingHTTPServer | None = None
+    _port: int = 0
 
     # -- life cycle --
 
@@ -122,6 +123,26 @@ class FakeTelegram:
             self._cond.notify_all()
         self._server.shutdown()
         self._server.server_close()
+
+    def down(self) -> None:
+        """Stop listening: clients get "connection refused" until ``up``."""
+        assert self._server is not None
+        self._port = self._server.server_address[1]
+        self._server.shutdown()
+        self._server.server_close()
+
+    def up(self) -> None:
+        """Listen again on the same port."""
+        fake = self
+
+        class Handler(_Handler):
+            owner = fake
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", self._port), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
 
     @property
     def url(self) -> str:

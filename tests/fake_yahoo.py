@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -99,7 +99,9 @@ class _Listing:
     currency: str
     instrument_type: str
     rate_limited: int = 0
+    timeouts: int = 0
     last: date | None = None
+    nan_last: bool = False
 
 
 @dataclass
@@ -108,6 +110,8 @@ class FakeYahoo:
 
     listings: dict[str, _Listing] = field(default_factory=dict)
     received: list[Recorded] = field(default_factory=list)
+    visible_until: date | None = None  # bars after this date do not exist yet (a clock)
+    hidden: set[str] = field(default_factory=set)  # served as unknown symbols for now
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(
@@ -135,6 +139,16 @@ class FakeYahoo:
         """Serve ``ticker`` only up to ``last`` (inclusive), as if Yahoo had not caught up."""
         with self._lock:
             self.listings[ticker].last = last
+
+    def time_out(self, ticker: str, times: int) -> None:
+        """Let the next ``times`` chart requests for ``ticker`` time out (no answer)."""
+        with self._lock:
+            self.listings[ticker].timeouts = times
+
+    def nan_last_bar(self, ticker: str, on: bool = True) -> None:
+        """Serve ``ticker``'s last visible bar with no prices (Yahoo's half-written bar)."""
+        with self._lock:
+            self.listings[ticker].nan_last = on
 
     def session(self) -> requests.Session:
         session = requests.Session()
@@ -174,11 +188,17 @@ class FakeYahoo:
 
     def _chart(self, ticker: str, params: Mapping[str, str]) -> tuple[int, str, bytes]:
         listing = self.listings.get(ticker)
-        if listing is None:
+        if listing is None or ticker in self.hidden:
             return 404, "application/json", json.dumps(NOT_FOUND_BODY).encode()
+        if listing.timeouts > 0:
+            listing.timeouts -= 1
+            raise requests.exceptions.ReadTimeout("fake Yahoo: read timed out")
         if listing.rate_limited > 0:
             listing.rate_limited -= 1
             return 429, "text/html", b"Too Many Requests\r\n"
+        if self.visible_until is not None:
+            last = min(listing.last or self.visible_until, self.visible_until)
+            listing = replace(listing, last=last)
         body = chart_body(ticker, listing, params)
         return 200, "application/json", json.dumps(body).encode()
 
@@ -208,6 +228,9 @@ def _served(listing: _Listing) -> pd.DataFrame:
     bars = listing.bars.sort_index()
     if listing.last is not None:
         bars = bars.loc[: pd.Timestamp(listing.last)]
+    if listing.nan_last and len(bars):
+        bars = bars.copy()
+        bars.iloc[-1] = np.nan
     return bars
 
 

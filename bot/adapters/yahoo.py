@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from pathlib import Path
@@ -69,6 +70,7 @@ class YahooSource:
         backoff: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
         timeout: float = 20.0,
+        threads: int = _MAX_THREADS,
     ) -> None:
         self.cache_dir = Path(cache_dir)
         self.session = session
@@ -76,6 +78,7 @@ class YahooSource:
         self.backoff = backoff
         self.sleep = sleep
         self.timeout = timeout
+        self.threads = threads
 
     @property
     def yfinance_cache(self) -> Path:
@@ -117,21 +120,26 @@ class YahooSource:
         import yfinance as yf
 
         _forget_memoised_responses()
+        threads = min(self.threads, len(tickers))
         try:
-            data = yf.download(
-                list(tickers),
-                start=start,
-                end=end + timedelta(days=1) if end is not None else None,
-                interval="1d",
-                auto_adjust=False,
-                actions=False,
-                progress=False,
-                multi_level_index=True,
-                group_by="column",
-                threads=min(_MAX_THREADS, len(tickers)),
-                timeout=self.timeout,
-                session=self.session,
-            )
+            # yfinance 1.7 still uses pandas' deprecated ``inplace=``; that noise is not ours
+            # and users cannot act on it.
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*inplace keyword.*")
+                data = yf.download(
+                    list(tickers),
+                    start=start,
+                    end=end + timedelta(days=1) if end is not None else None,
+                    interval="1d",
+                    auto_adjust=False,
+                    actions=False,
+                    progress=False,
+                    multi_level_index=True,
+                    group_by="column",
+                    threads=threads if threads > 1 else False,
+                    timeout=self.timeout,
+                    session=self.session,
+                )
         except Exception as exc:
             raise DataUnavailable(
                 f"yfinance failed while fetching {', '.join(tickers)}: {exc}", missing=tickers
