@@ -1,0 +1,116 @@
+"""Event study of the rotation detector: what the spread did after each kind of alert.
+
+For an event on session t that says money moved from basket ``from`` to basket ``to``, the
+forward spread return over h sessions is measured from the close of t (when the alert is
+sent): ``to``'s return over t..t+h minus ``from``'s. Positive means the rotation continued,
+negative that it reversed. Per event kind and severity (and per kind over all severities)
+the study reports count, mean, hit rate (share positive) and the t-statistic of the mean.
+
+Forward windows of events closer together than h sessions overlap, which makes the
+t-statistics of long horizons look stronger than they are; the command says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from bot.core.models import RotationEvent, Severity
+
+HORIZONS = (1, 5, 20)
+SIGNIFICANT_T = 2.0
+"""|t| from which a mean counts as continuation or reversal rather than noise."""
+
+
+@dataclass(frozen=True, slots=True)
+class StudyRow:
+    """Forward spread returns of one group of events over one horizon (fractions)."""
+
+    kind: str
+    severity: str  # a Severity value, or "all"
+    horizon: int
+    count: int
+    mean: float
+    hit_rate: float
+    t_stat: float
+
+    @property
+    def verdict(self) -> str:
+        if self.count < 2 or np.isnan(self.t_stat):
+            return "too few"
+        if self.t_stat >= SIGNIFICANT_T:
+            return "continuation"
+        if self.t_stat <= -SIGNIFICANT_T:
+            return "reversal"
+        return "inconclusive"
+
+    def to_json(self) -> dict[str, object]:
+        def clean(v: float) -> float | None:
+            return None if np.isnan(v) else round(v, 8)
+
+        return {
+            "kind": self.kind,
+            "severity": self.severity,
+            "horizon": self.horizon,
+            "count": self.count,
+            "mean": clean(self.mean),
+            "hit_rate": clean(self.hit_rate),
+            "t_stat": clean(self.t_stat),
+            "verdict": self.verdict,
+        }
+
+
+def forward_spreads(
+    found: Sequence[RotationEvent], levels: pd.DataFrame, horizons: Sequence[int]
+) -> np.ndarray:
+    """Return ``(events, horizons)`` forward spread returns, NaN past the end of the data.
+
+    ``levels`` holds the basket index levels, one column per basket key, indexed by session.
+    """
+    index = pd.DatetimeIndex(levels.index)
+    at = index.get_indexer(pd.DatetimeIndex([pd.Timestamp(e.date) for e in found]))
+    if (at < 0).any():
+        raise ValueError("an event's session is not in the levels' index")
+    keys = [str(c) for c in levels.columns]
+    level = levels.to_numpy(dtype="float64")
+    to = np.array([keys.index(e.to_basket) for e in found], dtype="int64")
+    src = np.array([keys.index(e.from_basket) for e in found], dtype="int64")
+    out = np.full((len(found), len(horizons)), np.nan)
+    for j, h in enumerate(horizons):
+        ahead = np.minimum(at + h, len(index) - 1)
+        spread = level[ahead, to] / level[at, to] - level[ahead, src] / level[at, src]
+        out[:, j] = np.where(at + h < len(index), spread, np.nan)
+    return out
+
+
+def event_study(
+    found: Sequence[RotationEvent], levels: pd.DataFrame, horizons: Sequence[int] = HORIZONS
+) -> list[StudyRow]:
+    """Return one row per (kind, severity or "all", horizon), kinds and severities in order."""
+    spreads = forward_spreads(found, levels, horizons)
+    kinds = sorted({e.kind for e in found}, key=lambda k: (k != "shock", k))
+    rows = []
+    for kind in kinds:
+        groups = [s.value for s in Severity] + ["all"]
+        for severity in groups:
+            mask = np.array(
+                [e.kind == kind and severity in ("all", e.severity.value) for e in found]
+            )
+            if not mask.any():
+                continue
+            for j, h in enumerate(horizons):
+                rows.append(_row(kind, severity, h, spreads[mask, j]))
+    return rows
+
+
+def _row(kind: str, severity: str, horizon: int, values: np.ndarray) -> StudyRow:
+    values = values[~np.isnan(values)]
+    n = len(values)
+    mean = float(values.mean()) if n else np.nan
+    hit = float((values > 0).mean()) if n else np.nan
+    std = float(values.std(ddof=1)) if n > 1 else np.nan
+    t_stat = mean / (std / np.sqrt(n)) if n > 1 and std > 0 else np.nan
+    return StudyRow(kind, severity, horizon, n, mean, hit, float(t_stat))

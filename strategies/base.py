@@ -1,0 +1,215 @@
+"""The strategy contract, and small vectorised helpers the built-in strategies share.
+
+A strategy is a frozen dataclass whose fields are its parameters (declared with ``param`` so
+the command line can list, parse and check them) and whose class variable ``name`` is the
+registry key. It declares its warm-up (``warmup``: sessions of basket history it needs before
+its weights mean anything) and implements one method, ``grid_weights``: for each of many
+parameter sets at once, the target weights of every session t, from data up to t only.
+
+Weights are fractions of equity per asset, ``(sessions, parameter sets, assets)`` with the
+assets of ``MarketData.assets`` (numerator basket, denominator basket, benchmark); the rest is
+cash. They must be finite, >= 0 and sum to at most 1: the engine turns them into a long/short
+spread when asked. Sessions without a decision yet (warm-up) are cash.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
+from functools import cache
+from typing import Any, ClassVar, Self, get_type_hints
+
+import numpy as np
+import pandas as pd
+
+from bot.config import SignalsConfig
+from bot.core.market import MarketData
+from bot.errors import StrategyError
+
+Array = np.ndarray
+
+
+def param(
+    default: Any,
+    help: str,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    choices: Sequence[str] | None = None,
+) -> Any:
+    """Declare a strategy parameter: a dataclass field carrying its help and its bounds."""
+    meta = {"help": help, "minimum": minimum, "maximum": maximum, "choices": choices}
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True, slots=True)
+class ParamSpec:
+    """One parameter as the command line shows it."""
+
+    name: str
+    kind: type
+    default: object
+    help: str
+    minimum: float | None
+    maximum: float | None
+    choices: tuple[str, ...] | None
+
+
+class Strategy(ABC):
+    """Base of every strategy (subclasses are ``@dataclass(frozen=True, slots=True)``)."""
+
+    __slots__ = ()
+    name: ClassVar[str]
+
+    def __post_init__(self) -> None:
+        for spec in param_specs(type(self)):
+            problem = _check_value(spec, getattr(self, spec.name))
+            if problem:
+                raise ValueError(f"{spec.name}: {problem}")
+
+    @abstractmethod
+    def warmup(self, params: SignalsConfig) -> int:
+        """Sessions of basket history needed before the weights are meaningful."""
+
+    @classmethod
+    @abstractmethod
+    def grid_weights(cls, data: MarketData, combos: Sequence[Self]) -> Array:
+        """Return target weights shaped ``(sessions, len(combos), 3)``; row t uses data <= t."""
+
+    def weights(self, data: MarketData) -> pd.DataFrame:
+        """Return this parameter set's target weights (index sessions, columns assets)."""
+        values = type(self).grid_weights(data, [self])[:, 0, :]
+        return pd.DataFrame(values, index=data.sessions, columns=list(data.assets))
+
+    def params(self) -> dict[str, object]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
+
+
+@cache  # every new parameter set is checked against these; sweeps make thousands
+def param_specs(cls: type[Strategy]) -> tuple[ParamSpec, ...]:
+    """Return the parameters of a strategy class, in declaration order."""
+    hints = get_type_hints(cls)
+    out = []
+    for f in fields(cls):  # type: ignore[arg-type]
+        meta = f.metadata
+        choices = meta.get("choices")
+        out.append(
+            ParamSpec(
+                name=f.name,
+                kind=hints[f.name],
+                default=f.default,
+                help=str(meta.get("help", "")),
+                minimum=meta.get("minimum"),
+                maximum=meta.get("maximum"),
+                choices=tuple(choices) if choices else None,
+            )
+        )
+    return tuple(out)
+
+
+def _check_value(spec: ParamSpec, value: object) -> str | None:
+    if spec.choices is not None and value not in spec.choices:
+        return f"must be one of {', '.join(spec.choices)}; got {value!r}"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if not np.isfinite(value):
+            return f"must be a finite number, got {value!r}"
+        if spec.minimum is not None and value < spec.minimum:
+            return f"must be at least {spec.minimum:g}, got {value!r}"
+        if spec.maximum is not None and value > spec.maximum:
+            return f"must be at most {spec.maximum:g}, got {value!r}"
+    return None
+
+
+def compute_weights(strategy: Strategy, data: MarketData) -> pd.DataFrame:
+    """Run a strategy and check what it returned; a plug-in failure becomes StrategyError."""
+    return pd.DataFrame(
+        compute_grid(type(strategy), data, [strategy])[:, 0, :],
+        index=data.sessions,
+        columns=list(data.assets),
+    )
+
+
+def compute_grid(cls: type[Strategy], data: MarketData, combos: Sequence[Strategy]) -> Array:
+    """Run ``cls.grid_weights`` and check its output, as ``compute_weights`` does."""
+    try:
+        values = np.asarray(cls.grid_weights(data, combos), dtype="float64")
+    except Exception as exc:
+        raise StrategyError(f"strategy {cls.name} failed: {exc!r}") from exc
+    expected = (len(data.sessions), len(combos), len(data.assets))
+    if values.shape != expected:
+        raise StrategyError(f"strategy {cls.name} returned shape {values.shape}, not {expected}")
+    if not np.isfinite(values).all():
+        raise StrategyError(f"strategy {cls.name} returned NaN or infinite weights")
+    if (values < 0).any() or (values[..., 0] + values[..., 1] + values[..., 2] > 1 + 1e-9).any():
+        raise StrategyError(f"strategy {cls.name}: weights must be >= 0 and sum to at most 1")
+    return values
+
+
+# -- helpers for vectorised strategies -------------------------------------------------------
+
+
+def ffill(signal: Array, fill: float = 0.0) -> Array:
+    """Carry the last non-NaN value down axis 0; ``fill`` before the first one."""
+    idx = np.arange(len(signal)).reshape((-1,) + (1,) * (signal.ndim - 1))
+    last = np.maximum.accumulate(np.where(np.isnan(signal), -1, idx), axis=0)
+    taken = np.take_along_axis(signal, np.maximum(last, 0), axis=0)
+    out: Array = np.where(last >= 0, taken, fill)
+    return out
+
+
+def run_length(flags: Array) -> Array:
+    """Return, per position, how many consecutive True values end there (down axis 0)."""
+    idx = np.arange(len(flags)).reshape((-1,) + (1,) * (flags.ndim - 1))
+    last_false = np.maximum.accumulate(np.where(flags, -1, idx), axis=0)
+    out: Array = np.where(flags, idx - last_false, 0)
+    return out
+
+
+def hysteresis(up: Array, down: Array, confirm: Array) -> Array:
+    """Return +1 after ``confirm`` sessions of ``up``, -1 after as many of ``down``, else hold.
+
+    Before the first confirmed signal the state is 0.
+    """
+    signal = np.where(run_length(up) >= confirm, 1.0, np.nan)
+    signal = np.where(run_length(down) >= confirm, -1.0, signal)
+    return ffill(signal)
+
+
+def pick_baskets(side: Array, benchmark: Array | None = None) -> Array:
+    """Turn a side per session and combo (+1 numerator, -1 denominator, 0 cash) into weights.
+
+    ``benchmark`` (same shape, 0 or 1) puts that share into the benchmark instead.
+    """
+    out = np.zeros((*side.shape, 3))
+    out[..., 0] = side > 0
+    out[..., 1] = side < 0
+    if benchmark is not None:
+        out[..., 2] = benchmark
+    return out
+
+
+def momentum(levels: pd.Series, lookbacks: Sequence[int]) -> Array:
+    """Return the ``n``-session return of ``levels`` for each lookback: ``(sessions, len)``."""
+    values = levels.to_numpy()
+    out = np.full((len(values), len(lookbacks)), np.nan)
+    for j, n in enumerate(lookbacks):
+        out[n:, j] = values[n:] / values[:-n] - 1.0
+    return out
+
+
+def on_schedule(sessions: int, every: Array) -> Array:
+    """Return ``(sessions, combos)`` True on every ``every``-th session, counted from the first."""
+    out: Array = (np.arange(sessions)[:, None] % every[None, :]) == 0
+    return out
+
+
+def column(combos: Sequence[object], name: str, dtype: str = "float64") -> Array:
+    """Return one parameter of every combo as an array shaped ``(combos,)``."""
+    return np.array([getattr(c, name) for c in combos], dtype=dtype)
+
+
+def unique_index(values: Array) -> tuple[list[int], Array]:
+    """Return the distinct values (as ints) and, per combo, the position of its value."""
+    distinct, where = np.unique(values, return_inverse=True)
+    return [int(v) for v in distinct], where

@@ -1,0 +1,61 @@
+"""rs_momentum: hold the basket with the higher N-session return, rebalanced on a schedule.
+
+Idea: relative strength persists over months. Every ``rebalance`` sessions, compare the two
+baskets' returns over the last ``lookback`` sessions and hold the stronger one until the next
+decision; a ``margin`` keeps the current holding while the two are within that many points.
+Cash until the first decision.
+
+Parameters: ``lookback`` (sessions, default 63, about three months), ``rebalance`` (sessions
+between decisions, default 21, about monthly; counted from the first session of data),
+``margin`` (return gap needed to switch, default 0).
+
+Source: Jegadeesh and Titman, "Returns to Buying Winners and Selling Losers", Journal of
+Finance 48 (1993); Moskowitz and Grinblatt, "Do Industries Explain Momentum?", Journal of
+Finance 54 (1999), for momentum between groups of stocks rather than single names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar, Self
+
+import numpy as np
+
+from bot.config import SignalsConfig
+from bot.core.market import MarketData
+from strategies.base import (
+    Array,
+    Strategy,
+    column,
+    ffill,
+    momentum,
+    on_schedule,
+    param,
+    pick_baskets,
+    unique_index,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RsMomentum(Strategy):
+    """Hold the basket with the higher N-session return, rebalanced on a schedule."""
+
+    name: ClassVar[str] = "rs_momentum"
+    lookback: int = param(63, "sessions over which the baskets' returns are compared", minimum=1)
+    rebalance: int = param(21, "sessions between decisions (1 = every session)", minimum=1)
+    margin: float = param(0.0, "return gap needed to switch (0.02 = 2 points)", minimum=0.0)
+
+    def warmup(self, params: SignalsConfig) -> int:
+        return self.lookback
+
+    @classmethod
+    def grid_weights(cls, data: MarketData, combos: Sequence[Self]) -> Array:
+        a, b = data.keys
+        lookbacks, which = unique_index(column(combos, "lookback", "int64"))
+        gap = (momentum(data.levels[a], lookbacks) - momentum(data.levels[b], lookbacks))[:, which]
+        margin = column(combos, "margin")
+        with np.errstate(invalid="ignore"):
+            side = np.where(gap > margin, 1.0, np.where(gap < -margin, -1.0, np.nan))
+        due = on_schedule(len(gap), column(combos, "rebalance", "int64"))
+        return pick_baskets(ffill(np.where(due, side, np.nan)))

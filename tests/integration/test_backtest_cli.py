@@ -1,0 +1,300 @@
+"""The backtesting commands end to end: JSON contracts, report files, exit status 2 on bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot.cli import main
+from tests.synthetic import panel_from_returns, random_returns, write_config, write_csv_dir
+
+pytestmark = pytest.mark.integration
+
+TICKERS = ["C1", "C2", "C3", "C4", "P1", "P2", "P3", "BENCH"]
+METRIC_KEYS = {
+    "cagr",
+    "volatility",
+    "sharpe",
+    "sortino",
+    "max_drawdown",
+    "calmar",
+    "turnover",
+    "trades",
+}
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> list[str]:
+    """Global options for a CSV folder of 700 sessions (2020-01-02 on) and its config."""
+    returns = random_returns(TICKERS, 700, seed=7, vol=0.012)
+    returns.loc[:, ["C1", "C2", "C3", "C4"]] = returns[["C1", "C2", "C3", "C4"]].add(
+        0.002 * np.sin(np.arange(700) / 45.0), axis=0
+    )
+    for day in (300, 450, 600):
+        returns.iloc[day] = [-0.06, -0.05, -0.05, -0.04, 0.05, 0.03, 0.02, 0.001]
+    folder = write_csv_dir(panel_from_returns(returns), tmp_path / "prices")
+    config = write_config(
+        tmp_path,
+        '[data]\nhistory_start = "2019-01-01"\n'
+        "[signals]\nmin_history = 60\nshort_window = 40\nlong_window = 250\n",
+    )
+    return ["--config", str(config), "--prices-dir", str(folder)]
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:  # argparse rejects malformed options itself, with status 2
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_backtest_json_contract(capsys: pytest.CaptureFixture[str], world: list[str]) -> None:
+    code, out, _ = run(
+        capsys,
+        *world,
+        "backtest",
+        "--strategy",
+        "rs_momentum",
+        "--param",
+        "lookback=42",
+        "--cost-bps",
+        "4",
+        "--format",
+        "json",
+    )
+    assert code == 0
+    payload = json.loads(out)
+    assert {"strategy", "params", "start", "end", "metrics", "benchmarks"} <= set(payload)
+    assert payload["strategy"] == "rs_momentum"
+    assert payload["params"] == {"lookback": 42, "rebalance": 21, "margin": 0.0}
+    assert payload["start"] == "2020-03-02"  # 42 sessions of warm-up after the first one
+    assert payload["settings"]["cost_bps"] == 4.0
+    assert METRIC_KEYS <= set(payload["metrics"])
+    assert set(payload["benchmarks"]) == {
+        "hold_chips",
+        "hold_platforms",
+        "50_50_rebalanced",
+        "BENCH",
+    }
+    for figures in payload["benchmarks"].values():
+        assert METRIC_KEYS <= set(figures)
+    assert payload["metrics"]["trades"] >= 2
+
+
+def test_backtest_text_and_spread_mode(
+    capsys: pytest.CaptureFixture[str], world: list[str]
+) -> None:
+    code, out, _ = run(
+        capsys,
+        *world,
+        "backtest",
+        "--strategy",
+        "rs_trend",
+        "--param",
+        "window=100",
+        "--mode",
+        "spread",
+        "--start",
+        "2020-09-01",
+    )
+    assert code == 0
+    assert out.startswith("rs_trend (window=100, band=0.02, confirm=3) 2020-09-01 ..")
+    assert "long/short spread" in out and "Sharpe" in out and "50_50_rebalanced" in out
+
+
+def test_report_files(capsys: pytest.CaptureFixture[str], world: list[str], tmp_path: Path) -> None:
+    folder = tmp_path / "report"
+    code, _, err = run(
+        capsys,
+        *world,
+        "backtest",
+        "--strategy",
+        "shock_follow",
+        "--fill",
+        "next_open",
+        "--report",
+        str(folder),
+    )
+    assert code == 0 and "report written" in err
+    names = {p.name for p in folder.iterdir()}
+    assert {
+        "equity.csv",
+        "weights.csv",
+        "trades.csv",
+        "equity.png",
+        "drawdown.png",
+        "ratio.png",
+        "report.html",
+    } <= names
+    header = (folder / "equity.csv").read_text().splitlines()[0]
+    assert header == "date,equity,hold_chips,hold_platforms,50_50_rebalanced,BENCH"
+    assert (folder / "weights.csv").read_text().startswith("date,chips,platforms,benchmark")
+    assert (folder / "ratio.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    page = (folder / "report.html").read_text()
+    assert page.count('src="data:image/png;base64,') == 3
+    assert "http://" not in page and "https://" not in page and "<script" not in page
+
+
+def test_sweep_with_walk_forward(capsys: pytest.CaptureFixture[str], world: list[str]) -> None:
+    code, out, err = run(
+        capsys,
+        *world,
+        "sweep",
+        "--strategy",
+        "rs_momentum",
+        "--grid",
+        "lookback=10,21,42",
+        "--grid",
+        "rebalance=5,10",
+        "--walk-forward",
+        "200:100",
+        "--format",
+        "json",
+    )
+    assert code == 0
+    assert "6/6 combinations" in err  # the progress bar, on stderr
+    payload = json.loads(out)
+    assert payload["combinations"] == 6 and len(payload["results"]) == 6
+    sharpes = [r["metrics"]["sharpe"] for r in payload["results"]]
+    assert sharpes == sorted(sharpes, reverse=True)
+    assert payload["grid"] == {"lookback": [10, 21, 42], "rebalance": [5, 10]}
+    walk = payload["walk_forward"]
+    assert len(walk["folds"]) >= 3
+    assert {"in_sample", "out_of_sample", "in_sample_params"} <= set(walk)
+    first_test = walk["folds"][0]["test"]["start"]
+    assert walk["start"] == first_test > walk["folds"][0]["train"]["end"]
+
+
+def test_sweep_text(capsys: pytest.CaptureFixture[str], world: list[str]) -> None:
+    code, out, _ = run(
+        capsys,
+        *world,
+        "sweep",
+        "--strategy",
+        "shock_fade",
+        "--grid",
+        "hold=1,3,5",
+        "--walk-forward",
+        "10m:4m",
+        "--top",
+        "2",
+    )
+    assert code == 0
+    assert "3 combinations" in out and "out-of-sample (walk-forward)" in out
+    ranking = out.split("\n\n")[0].splitlines()
+    assert len(ranking) == 2 + 2  # title, header, two rows
+
+
+def test_study_agrees_with_replay(capsys: pytest.CaptureFixture[str], world: list[str]) -> None:
+    code, out, _ = run(capsys, *world, "study", "--start", "2020-06-01", "--format", "json")
+    assert code == 0
+    payload = json.loads(out)
+    assert payload["horizons"] == [1, 5, 20] and payload["start"] == "2020-06-01"
+    end = payload["end"]
+    code, replay, _ = run(
+        capsys, *world, "replay", "--start", "2020-06-01", "--end", end, "--format", "json"
+    )
+    assert payload["events"] == len(replay.splitlines()) > 0
+    shocks = [r for r in payload["rows"] if r["kind"] == "shock" and r["severity"] == "all"]
+    assert [r["horizon"] for r in shocks] == [1, 5, 20]
+    assert {"count", "mean", "hit_rate", "t_stat", "verdict"} <= set(shocks[0])
+
+
+def test_strategies_listing(capsys: pytest.CaptureFixture[str], world: list[str]) -> None:
+    code, out, _ = run(capsys, *world, "strategies", "--format", "json")
+    assert code == 0
+    listing = {s["name"]: s for s in json.loads(out)}
+    assert len(listing) == 6
+    rrg = {p["name"]: p for p in listing["rrg"]["params"]}
+    assert rrg["rule"]["default"] == "quadrant" and "early" in rrg["rule"]["choices"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["backtest", "--strategy", "rs_momentun"], "did you mean 'rs_momentum'"),
+        (["backtest", "--strategy", "rrg", "--param", "windw=20"], "did you mean 'window'"),
+        (["backtest", "--strategy", "rrg", "--param", "window=x"], "expected a whole number"),
+        (["backtest", "--strategy", "rrg", "--param", "window"], "expected KEY=VALUE"),
+        (
+            ["backtest", "--strategy", "rrg", "--start", "2021-05-01", "--end", "2021-01-01"],
+            "is after",
+        ),
+        (["backtest", "--strategy", "rrg", "--end", "2030-01-01"], "outside the data"),
+        (["backtest", "--strategy", "rs_trend", "--start", "2020-02-03"], "earliest --start"),
+        (["backtest", "--strategy", "rrg", "--cost-bps", "-1"], "must be 0 or more"),
+        (["backtest", "--strategy", "rrg", "--start", "2021-13-01"], "not a date"),
+        (["sweep", "--strategy", "rrg", "--grid", "window"], "expected KEY=VALUE"),
+        (["sweep", "--strategy", "rrg", "--grid", "confirm=1,zero"], "expected a whole number"),
+        (
+            ["sweep", "--strategy", "rrg", "--grid", "window=20", "--walk-forward", "3x"],
+            "expected TRAIN:TEST",
+        ),
+        (
+            ["sweep", "--strategy", "rrg", "--grid", "window=20", "--walk-forward", "9y:1y"],
+            "needs more than",
+        ),
+        (["study", "--horizons", "0,5"], "1 or more"),
+        (["study", "--start", "2030-01-01", "--end", "2031-01-01"], "outside the data"),
+    ],
+)
+def test_bad_input_exits_2_with_a_message(
+    capsys: pytest.CaptureFixture[str], world: list[str], argv: list[str], message: str
+) -> None:
+    code, out, err = run(capsys, *world, *argv)
+    assert code == 2
+    assert message in err and "Traceback" not in err and out == ""
+
+
+# -- real prices ------------------------------------------------------------------------------
+
+
+def test_real_backtest_and_sweep(capsys: pytest.CaptureFixture[str], real_prices: Path) -> None:
+    prices = ["--prices-dir", str(real_prices)]
+    code, out, _ = run(
+        capsys,
+        *prices,
+        "backtest",
+        "--strategy",
+        "rs_momentum",
+        "--end",
+        "2025-12-31",
+        "--format",
+        "json",
+    )
+    assert code == 0
+    payload = json.loads(out)
+    assert payload["start"] == "2010-04-06" and payload["end"] == "2025-12-31"
+    assert payload["benchmark_periods"]["^GSPC"]["start"] == "2016-06-29"
+    assert payload["final_equity"] > 1.0 and payload["metrics"]["trades"] > 10
+    code, out, _ = run(
+        capsys,
+        *prices,
+        "sweep",
+        "--strategy",
+        "rs_trend",
+        "--grid",
+        "window=100,200",
+        "--grid",
+        "band=0,0.02",
+        "--walk-forward",
+        "3y:1y",
+        "--format",
+        "json",
+    )
+    assert code == 0
+    walk = json.loads(out)["walk_forward"]
+    assert walk["end"] == "2025-12-31" and len(walk["folds"]) >= 10
+
+
+def test_the_rank_choices_match_the_core() -> None:
+    # The parser keeps its own copy so that `rotabot --help` never imports numpy.
+    from bot import cli_backtest
+    from bot.core.sweep import RANKABLE
+
+    assert cli_backtest.RANK_BY == RANKABLE
