@@ -80,14 +80,16 @@ class Market:
                 moves[t][i] = -sign * rng.uniform(0.02, 0.05)
             moves["BENCH"][i] = rng.normal(0, 0.002)
         index = [d.isoformat() for d in days]
-        bars = {t: make_bars(index, 100 * np.cumprod(1 + m), adj_ratio=0.95)
-                for t, m in moves.items()}
+        bars = {
+            t: make_bars(index, 100 * np.cumprod(1 + m), adj_ratio=0.95) for t, m in moves.items()
+        }
         return cls(days[WARMUP:-TAIL], bars)
 
 
 def soak_config(tmp: Path, name: str) -> Config:
-    base = small_config(min_history=60, short_window=40, long_window=120, ma_short=10,
-                        ma_long=40, rrg_window=20)
+    base = small_config(
+        min_history=60, short_window=40, long_window=120, ma_short=10, ma_long=40, rrg_window=20
+    )
     return replace(
         base,
         data=replace(base.data, history_start=date(2024, 1, 1)),
@@ -131,8 +133,14 @@ class Soak:
             self.faults.counts["crash mid-evaluation"] += 1
             raise Crash
         self._data_faults(session)
-        source = YahooSource(self.tmp / "yf", session=self.yahoo.session(), retries=1,
-                             backoff=0.0, sleep=lambda s: None, threads=1)
+        source = YahooSource(
+            self.tmp / "yf",
+            session=self.yahoo.session(),
+            retries=1,
+            backoff=0.0,
+            sleep=lambda s: None,
+            threads=1,
+        )
         return load_prices(self.config, refresh="always", now=now, source=source)
 
     def _data_faults(self, session: date) -> None:
@@ -149,8 +157,11 @@ class Soak:
             f.stale_for[session] = left
         if left > 0:
             f.stale_for[session] = left - 1
-            kind = "stale" if session in f.never else f.rng.choice(
-                ["stale", "empty", "missing", "nan", "429", "timeout"])
+            kind = (
+                "stale"
+                if session in f.never
+                else f.rng.choice(["stale", "empty", "missing", "nan", "429", "timeout"])
+            )
             f.counts[f"data: {kind}"] += 1
             previous = self.market.sessions[max(self.market.sessions.index(session) - 1, 0)]
             hit = f.rng.sample(TICKERS, f.rng.randint(1, len(TICKERS)))
@@ -177,9 +188,13 @@ class Soak:
             f.counts["data: history rewritten (split)"] += 1
 
     def notifier(self, conn: Any) -> Notifier:
-        inner = TelegramNotifier(self.config, TOKEN, DeliveryLog(conn),
-                                 timeouts=Timeouts(connect=2, read=1.0, write=2, media_write=2),
-                                 sleep=_no_wait)
+        inner = TelegramNotifier(
+            self.config,
+            TOKEN,
+            DeliveryLog(conn),
+            timeouts=Timeouts(connect=2, read=1.0, write=2, media_write=2),
+            sleep=_no_wait,
+        )
         return _Crashing(inner, self.faults)
 
     # --- the clock --------------------------------------------------------------------------
@@ -187,8 +202,11 @@ class Soak:
     def publish(self, now: datetime) -> None:
         """Make bars visible as Yahoo would: a session's bar some minutes after its close."""
         local = now.astimezone(NY)
-        visible = local.date() if local.hour * 60 + local.minute >= 16 * 60 + 20 else (
-            local.date() - timedelta(days=1))
+        visible = (
+            local.date()
+            if local.hour * 60 + local.minute >= 16 * 60 + 20
+            else (local.date() - timedelta(days=1))
+        )
         self.yahoo.visible_until = visible
 
     def telegram_faults(self, now: datetime) -> None:
@@ -207,8 +225,9 @@ class Soak:
             f.counts[f"telegram: {type(action).__name__} {getattr(action, 'status', '')}"] += 1
 
     def daemon(self) -> Daemon:
-        return Daemon(self.config, lambda: connect(self.config.state.path), self.load,
-                      self.notifier)
+        return Daemon(
+            self.config, lambda: connect(self.config.state.path), self.load, self.notifier
+        )
 
     def _settled(self, daemon: Daemon) -> bool:
         runs = {r.session: r.status for r in daemon.store.recent_runs(10_000)}
@@ -249,8 +268,9 @@ class _Crashing:
         await self.inner.__aenter__()
         return self
 
-    async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         await self.inner.__aexit__(kind, exc, tb)
 
     async def send(self, chat_id: int, part: Part, key: str, kind: str) -> Sent:
@@ -287,7 +307,8 @@ class Outcome:
         for session, payload in rows.fetchall():
             e = json.loads(payload)
             out.setdefault(date.fromisoformat(session), []).append(
-                (e["kind"], e["from"], e["to"], e["severity"], round(float(e["score"]), 4)))
+                (e["kind"], e["from"], e["to"], e["severity"], round(float(e["score"]), 4))
+            )
         conn.close()
         return out
 
@@ -310,12 +331,17 @@ def run_clean(tmp: Path, sessions: int, seed: int) -> Outcome:
     panel = _panel(market)
     config = soak_config(tmp, "clean")
     notifier = RecordingNotifier()
-    daemon = Daemon(config, lambda: connect(config.state.path),
-                    lambda session, now: panel.upto(session), lambda conn: notifier)
+    daemon = Daemon(
+        config,
+        lambda: connect(config.state.path),
+        lambda session, now: panel.upto(session),
+        lambda conn: notifier,
+    )
     started = time.monotonic()
     asyncio.run(daemon.rehearse(market.sessions[0], market.sessions[-1]))
-    soak = Soak(tmp, market, FakeYahoo(), FakeTelegram(), Faults(random.Random(seed), False),
-                config)
+    soak = Soak(
+        tmp, market, FakeYahoo(), FakeTelegram(), Faults(random.Random(seed), False), config
+    )
     return Outcome(config, soak.telegram, soak, time.monotonic() - started)
 
 
@@ -342,8 +368,9 @@ def run_soak(tmp: Path, sessions: int, seed: int, faults: bool, name: str) -> Ou
     config = soak_config(tmp, name)
     started = time.monotonic()
     with FakeTelegram() as telegram:
-        config = replace(config, telegram=replace(config.telegram,
-                                                  api_base_url=telegram.api_base_url))
+        config = replace(
+            config, telegram=replace(config.telegram, api_base_url=telegram.api_base_url)
+        )
         soak = Soak(tmp, market, yahoo, telegram, f, config)
         asyncio.run(soak.run())
         return Outcome(config, telegram, soak, time.monotonic() - started)
