@@ -16,7 +16,6 @@ import os
 import statistics
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +24,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import strategies
+from benchmarks._common import REAL_PRICES, report, timed
 from bot.config import Config
 from bot.core.backtest import Settings, backtest, moves
 from bot.core.market import MarketData, market_data
@@ -32,7 +32,6 @@ from bot.core.panel import PricePanel
 from bot.core.sweep import sweep
 from strategies.base import compute_grid, compute_weights
 
-REAL_PRICES = Path(__file__).resolve().parents[2] / "shared" / "data" / "prices"
 SETTINGS = Settings(cost_bps=3.0, slippage_bps=2.0)
 AGREEMENT = 0.005
 SWEEP_GRID = {
@@ -40,28 +39,6 @@ SWEEP_GRID = {
     "rebalance": [str(n) for n in (1, 2, 3, 5, 10, 15, 21, 42, 63, 126)],
     "margin": [f"{m:.3f}" for m in np.linspace(0.0, 0.09, 10)],
 }
-
-
-def timed(fn: Callable[[], object], runs: int, warmup: int = 1) -> list[float]:
-    """Return the wall times in seconds of ``runs`` calls after ``warmup`` untimed calls."""
-    for _ in range(warmup):
-        fn()
-    out = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - start)
-    return out
-
-
-def line(label: str, seconds: list[float], target: float | None = None) -> float:
-    med = statistics.median(seconds)
-    text = f"{label}: median {med * 1000:.2f} ms (min {min(seconds) * 1000:.2f}, n={len(seconds)})"
-    if target is not None:
-        verdict = "OK" if med < target else "OVER TARGET"
-        text += f"; target < {target * 1000:.0f} ms: {verdict}"
-    print(text)
-    return med
 
 
 def load(folder: Path) -> tuple[Config, PricePanel]:
@@ -86,13 +63,13 @@ def bench_one(config: Config, panel: PricePanel, runs: int) -> tuple[MarketData,
         fresh = market_data(panel, config)
         return backtest(compute_weights(strategy, fresh), fresh, start, end, SETTINGS)
 
-    line(
+    report(
         "one backtest from loaded prices (baskets, strategy, engine, metrics, 4 benchmarks)",
         timed(from_prices, runs),
         target=0.020,
     )
     targets = compute_weights(strategy, data)
-    line(
+    report(
         "  of which the engine with metrics and benchmarks, weights given",
         timed(lambda: backtest(targets, data, start, end, SETTINGS), runs),
     )
@@ -118,7 +95,7 @@ def bench_sweep(config: Config, data: MarketData, runs: int) -> None:
         )
 
     label = f"sweep of {len(combos)} combinations (rs_momentum), {workers} worker thread(s)"
-    line(label, timed(run, max(3, runs // 40)), target=2.0)
+    report(label, timed(run, max(3, runs // 40)), target=2.0)
 
 
 def ours(data: MarketData, targets: pd.DataFrame) -> tuple[float, float, pd.Timestamp]:
