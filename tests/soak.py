@@ -55,7 +55,7 @@ TAIL = 10  # sessions of bars after the last simulated one (a restart may land t
 HEADER = re.compile(r"<b>(?:INFO|ALERT|SEVERE) · .* · (\d{4}-\d{2}-\d{2})</b>")
 
 
-class Crash(BaseException):  # noqa: N818 - a simulated kill, not an error to handle
+class Crash(BaseException):
     """A simulated SIGKILL: nothing in the daemon catches a BaseException."""
 
 
@@ -145,9 +145,11 @@ class Soak:
 
     def _data_faults(self, session: date) -> None:
         y, f = self.yahoo, self.faults
-        for t in TICKERS:
+        for t in TICKERS:  # each attempt starts clean: a fault lasts the attempts it was given
             y.end_early(t, date.max)
             y.nan_last_bar(t, False)
+            y.rate_limit(t, 0)
+            y.time_out(t, 0)
         y.hidden.clear()
         left = f.stale_for.get(session)
         if left is None:
