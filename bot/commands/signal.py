@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from datetime import date
 
@@ -15,6 +16,8 @@ from bot.core.models import RotationEvent, SignalState
 from bot.core.panel import PricePanel, complete_sessions, missing_on
 from bot.errors import UsageError
 from bot.prices import load_prices
+
+log = logging.getLogger(__name__)
 
 
 def run_signal(args: argparse.Namespace, config: Config) -> int:
@@ -69,11 +72,8 @@ def pick_session(panel: PricePanel, config: Config, asof: date | None) -> date:
             raise UsageError("no session has prices for every ticker")
         latest = complete[-1]
         if latest != panel.dates[-1]:
-            gaps = ", ".join(missing_on(panel, tickers, panel.dates[-1]))
-            print(
-                f"note: {panel.dates[-1].date()} lacks {gaps}; showing {latest.date()}",
-                file=sys.stderr,
-            )
+            lacking = ", ".join(missing_on(panel, tickers, panel.dates[-1]))
+            log.warning("%s lacks %s; showing %s", panel.dates[-1].date(), lacking, latest.date())
         return latest.date()
     check_range(panel, asof, asof)
     ts = pd.Timestamp(asof)
