@@ -61,17 +61,30 @@ MIGRATIONS: list[str] = [
 def connect(path: Path) -> sqlite3.Connection:
     """Open (creating if needed) the state file and bring its schema up to date."""
     path = Path(path)
-    if not path.parent.exists():
-        path.parent.mkdir(parents=True, mode=0o700)
-    created = not path.exists()
+    _private_folders(path.parent)
+    if not path.exists():
+        # Create it 0600 before SQLite opens it: SQLite would create it 0644 (less the umask),
+        # and a chmod afterwards leaves a moment in which others could open it for good.
+        # SQLite gives its -wal and -shm files the mode of the database file.
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+        os.chmod(path, 0o600)  # a umask such as 0o277 must not leave it read-only
     conn = sqlite3.connect(path, timeout=30, isolation_level=None)
-    if created:
-        os.chmod(path, 0o600)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA foreign_keys=ON")
     migrate(conn)
     return conn
+
+
+def _private_folders(folder: Path) -> None:
+    """Create ``folder`` and any missing parent owner-only (``mkdir(parents=True, mode=...)``
+    applies the mode to the last folder only)."""
+    missing: list[Path] = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    for created in reversed(missing):
+        created.mkdir(mode=0o700, exist_ok=True)
 
 
 def migrate(conn: sqlite3.Connection) -> None:
