@@ -167,7 +167,11 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         if record.exc_info:
-            entry["traceback"] = self.formatException(record.exc_info)
+            # exc_text is what bot.notify scrubbed of the token; never format the raw one.
+            text = record.exc_text or self.formatException(record.exc_info)
+            from bot.notify import redact
+
+            entry["traceback"] = redact(text)
         return json.dumps(entry, ensure_ascii=False)
 
 

@@ -189,6 +189,8 @@ def load_config(
         raise ConfigError([f"cannot read {path}: {exc}"], source=str(path)) from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"not valid TOML: {exc}"], source=str(path)) from exc
+    except RecursionError:
+        raise ConfigError(["not valid TOML: nested too deeply"], source=str(path)) from None
     return parse_config(raw, base_dir=path.parent, source_file=path)
 
 
@@ -217,7 +219,11 @@ def parse_config(
 
 def _path(r: Reader, key: str, default: Path, base_dir: Path) -> Path:
     text = r.string(key, str(default))
-    p = Path(text).expanduser()
+    try:
+        p = Path(text).expanduser()
+    except RuntimeError:  # "~someone/..." for a user this machine does not know
+        r.problem(key, f"cannot expand {text!r}: no such user's home folder")
+        p = default
     return p if p.is_absolute() else base_dir / p
 
 
@@ -323,7 +329,7 @@ def _schedule(r: Reader) -> ScheduleConfig:
     tz = r.string("timezone", d.timezone)
     try:
         ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # "America" is a folder of zones
         r.problem("timezone", f"unknown time zone {tz!r} (use an IANA name like America/New_York)")
         tz = d.timezone
     calendar = r.string("calendar", d.calendar)

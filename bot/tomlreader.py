@@ -8,6 +8,7 @@ sees all the mistakes in one go.
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Iterable, Mapping
 from typing import TypeVar
 
@@ -18,6 +19,15 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """Return ``", did you mean 'x'?"`` for the closest choice, or ``""``."""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f", did you mean '{close[0]}'?" if close else ""
+
+
+def _finite(value: object) -> float | None:
+    """Return ``value`` as a finite float, or None (NaN, infinity, a 400-digit integer)."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (OverflowError, TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _type_name(value: object) -> str:
@@ -62,7 +72,8 @@ class Reader:
         # bool is a subclass of int: a `true` where a number is wanted is a mistake.
         if isinstance(value, types) and not (isinstance(value, bool) and bool not in types):
             return value  # type: ignore[return-value]
-        self.problem(key, f"must be {want}, got {_type_name(value)} {value!r}")
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+        self.problem(key, f"must be {want}, got {_type_name(value)} {shown}")
         return default
 
     def string(self, key: str, default: str, *, non_empty: bool = True) -> str:
@@ -90,7 +101,10 @@ class Reader:
         minimum: float | None = None,
         maximum: float | None = None,
     ) -> float:
-        value = float(self._typed(key, default, (int, float), "a number"))
+        value = _finite(self._typed(key, default, (int, float), "a number"))
+        if value is None:
+            self.problem(key, "must be a finite number of a sensible size")
+            return default
         if minimum is not None and value < minimum:
             self.problem(key, f"must be at least {minimum:g}, got {value:g}")
             return default
@@ -127,7 +141,11 @@ class Reader:
                 for i, v in enumerate(value)
                 if isinstance(v, bool) or not isinstance(v, int | float)
             ]
+        if item is float:
+            bad = bad or [i for i, v in enumerate(value) if _finite(v) is None]
         if bad:
-            self.problem(f"{key}[{bad[0]}]", f"must be {want}, got {value[bad[0]]!r}")
+            shown = repr(value[bad[0]])
+            shown = shown if len(shown) <= 40 else shown[:37] + "..."
+            self.problem(f"{key}[{bad[0]}]", f"must be {want}, got {shown}")
             return default
         return tuple(item(v) for v in value)  # type: ignore[call-arg]

@@ -14,6 +14,7 @@ spread when asked. Sessions without a decision yet (warm-up) are cash.
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
@@ -112,7 +113,10 @@ def _check_value(spec: ParamSpec, value: object) -> str | None:
     if spec.choices is not None and value not in spec.choices:
         return f"must be one of {', '.join(spec.choices)}; got {value!r}"
     if isinstance(value, int | float) and not isinstance(value, bool):
-        if not np.isfinite(value):
+        # Only floats can be NaN or infinite; an int beyond 64 bits must not reach numpy.
+        if isinstance(value, int) and abs(value) >= 2**31:  # no window or count is that long
+            return f"is far too large: {value!r}"
+        if isinstance(value, float) and not math.isfinite(value):
             return f"must be a finite number, got {value!r}"
         if spec.minimum is not None and value < spec.minimum:
             return f"must be at least {spec.minimum:g}, got {value!r}"

@@ -59,6 +59,9 @@ def read_price_csv(path: Path, ticker: str) -> pd.DataFrame:
     except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise DataError(f"{path}: cannot read as CSV: {exc}") from exc
     raw.columns = [str(c).strip().lower() for c in raw.columns]
+    twice = sorted({c for c in raw.columns if list(raw.columns).count(c) > 1})
+    if twice:
+        raise DataError(f"{path}:1: column(s) {', '.join(twice)} appear more than once")
     absent = [c for c in REQUIRED if c not in raw.columns]
     if absent:
         raise DataError(
@@ -91,10 +94,11 @@ def _numeric(raw: pd.DataFrame, column: str, path: Path, lines: np.ndarray) -> p
         return pd.Series(np.nan, index=raw.index, dtype="float64")
     text = raw[column].str.strip()
     values = pd.Series(pd.to_numeric(text.where(text != ""), errors="coerce"), dtype="float64")
-    bad = (values.isna() & (text != "")).to_numpy()
+    bad = ((values.isna() & (text != "")) | np.isinf(values)).to_numpy()
     if bad.any():
         i = int(np.argmax(bad))
-        raise DataError(f"{path}:{lines[i]}: column {column}: not a number {raw[column].iloc[i]!r}")
+        shown = raw[column].iloc[i]
+        raise DataError(f"{path}:{lines[i]}: column {column}: not a finite number {shown!r}")
     return values
 
 

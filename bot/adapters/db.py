@@ -12,6 +12,7 @@ import sqlite3
 from pathlib import Path
 
 from bot.adapters.state_schema import STATE_SCHEMA
+from bot.errors import UserError
 
 MIGRATIONS: list[str] = [
     # 1: price cache
@@ -59,9 +60,23 @@ MIGRATIONS: list[str] = [
 
 
 def connect(path: Path) -> sqlite3.Connection:
-    """Open (creating if needed) the state file and bring its schema up to date."""
+    """Open (creating if needed) the state file and bring its schema up to date.
+
+    Raises:
+        UserError: the path cannot hold the state file (a parent is a file, no permission).
+    """
     path = Path(path)
-    _private_folders(path.parent)
+    try:
+        return _connect(path)
+    except (OSError, sqlite3.OperationalError, sqlite3.DatabaseError) as exc:
+        raise UserError(
+            f"state.path {path}: cannot open the state file there ({exc}); "
+            "point state.path at a writable folder"
+        ) from exc
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    private_folders(path.parent)
     if not path.exists():
         # Create it 0600 before SQLite opens it: SQLite would create it 0644 (less the umask),
         # and a chmod afterwards leaves a moment in which others could open it for good.
@@ -76,7 +91,7 @@ def connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
-def _private_folders(folder: Path) -> None:
+def private_folders(folder: Path) -> None:
     """Create ``folder`` and any missing parent owner-only (``mkdir(parents=True, mode=...)``
     applies the mode to the last folder only)."""
     missing: list[Path] = []
@@ -88,9 +103,16 @@ def _private_folders(folder: Path) -> None:
 
 
 def migrate(conn: sqlite3.Connection) -> None:
-    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+    """Apply the migrations the file lacks, each in its own write transaction.
+
+    The version is read inside the transaction: two processes (or bot handlers) opening a new
+    file at once must not both apply the same migration.
+    """
+    for number, script in enumerate(MIGRATIONS, start=1):
         conn.execute("BEGIN IMMEDIATE")
+        if int(conn.execute("PRAGMA user_version").fetchone()[0]) >= number:
+            conn.execute("COMMIT")
+            continue
         try:
             for statement in script.split(";"):
                 if statement.strip():

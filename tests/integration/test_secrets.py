@@ -211,7 +211,6 @@ def test_daemon_rehearsal_leaks_the_token_nowhere_and_keeps_its_files_private(
 def test_serve_leaks_the_token_nowhere(config: Path, fake: FakeTelegram, tmp_path: Path) -> None:
     with Background(command(config, "serve"), tmp_path) as serve:
         fake.wait_for(lambda: bool(fake.calls_to("getUpdates")), timeout=60)
-        # One at a time: concurrent first opens of a new state file race (see the xfail below).
         for count, text in enumerate(("/mute 2", "/status", "/chart 30"), start=1):
             fake.queue_message(ALLOWED, text)
             fake.wait_for(lambda: len(fake.messages(ALLOWED)) == count, timeout=60)  # noqa: B023
@@ -227,12 +226,6 @@ def test_serve_leaks_the_token_nowhere(config: Path, fake: FakeTelegram, tmp_pat
     assert_no_file_holds_the_token(tmp_path)
 
 
-JSON_TRACEBACK_LEAK = pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bot/cli.py JsonFormatter.format formats exc_info itself, bypassing the exc_text "
-    "that bot.notify._scrub redacted: PTB's InvalidToken traceback quotes the token",
-)
 
 
 @pytest.mark.parametrize(
@@ -243,8 +236,8 @@ JSON_TRACEBACK_LEAK = pytest.mark.xfail(
         (("daemon", "--simulate-from", str(FIRST), "--simulate-to", str(SHOCK_DAY)), 0, "json"),
         (("serve",), 2, "text"),
         (("daemon",), 2, "text"),
-        pytest.param(("serve",), 2, "json", marks=JSON_TRACEBACK_LEAK),
-        pytest.param(("daemon",), 2, "json", marks=JSON_TRACEBACK_LEAK),
+        pytest.param(("serve",), 2, "json"),
+        pytest.param(("daemon",), 2, "json"),
     ],
     ids=[
         "signal-json", "signal-text", "rehearsal-json", "serve-text", "daemon-text",
@@ -281,12 +274,6 @@ def test_signal_send_creates_the_state_file_and_its_folders_owner_only(config: P
     assert "rotabot.db" in assert_state_private(state, [state.parent, state.parent.parent])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bot/adapters/lock.py StateLock.acquire: mkdir(parents=True, mode=0o700) leaves "
-    "the missing parents of the state folder at 0o755 (umask 022)",
-)
 def test_the_daemon_creates_the_state_folders_owner_only(config: Path) -> None:
     state = _nested(config)
     done = rotabot(config, "daemon", "--simulate-from", str(FIRST), "--simulate-to", str(FIRST))
@@ -294,12 +281,6 @@ def test_the_daemon_creates_the_state_folders_owner_only(config: Path) -> None:
     assert "rotabot.db" in assert_state_private(state, [state.parent, state.parent.parent])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=sqlite3.OperationalError,
-    reason="bot/adapters/db.py migrate reads user_version before BEGIN IMMEDIATE: two first "
-    "opens of a new state file both run migration 1 (the bot serves commands concurrently)",
-)
 def test_two_first_opens_of_a_new_state_file_both_succeed(tmp_path: Path) -> None:
     state = tmp_path / "rotabot.db"
     holder = sqlite3.connect(state, isolation_level=None)

@@ -17,7 +17,6 @@ import asyncio
 import json
 import math
 import re
-import sqlite3
 import tomllib
 from collections.abc import Callable
 from dataclasses import fields
@@ -63,21 +62,9 @@ def _crash(kind: type[BaseException], words: str) -> Callable[[BaseException], b
     return lambda exc: isinstance(exc, kind) and words in str(exc)
 
 
-# Each entry: a crash found by these properties and pinned by the xfail test named beside it.
-KNOWN_CRASHES: tuple[Callable[[BaseException], bool], ...] = (
-    # test_config_huge_integer_where_a_number_is_wanted
-    _crash(OverflowError, "too large to convert to float"),
-    # test_config_path_of_an_unknown_users_home
-    _crash(RuntimeError, "Could not determine home directory"),
-    # test_config_time_zone_naming_a_folder_or_too_long
-    _crash(OSError, "zoneinfo"),
-    # test_config_file_nested_too_deep
-    lambda exc: isinstance(exc, RecursionError),
-    # test_csv_two_columns_differing_only_in_case
-    _crash(AttributeError, "'DataFrame' object has no attribute 'str'"),
-    # test_backtest_integer_parameter_beyond_64_bits_exits_2
-    _crash(TypeError, "ufunc 'isfinite' not supported"),
-)
+# Crashes found by these properties and not fixed yet (each pinned by a strict xfail test).
+# All twelve found so far are fixed; their pinning tests now run as plain tests.
+KNOWN_CRASHES: tuple[Callable[[BaseException], bool], ...] = ()
 
 
 def known_crash(exc: BaseException) -> bool:
@@ -340,10 +327,6 @@ def test_a_config_folder_instead_of_a_file_is_a_config_error(tmp_path: Path) -> 
         load_config(tmp_path / "config.toml")
 
 
-XFAIL_CONFIG = "bot/config.py lets a non-ConfigError escape parse_config (issue 7 report)"
-
-
-@pytest.mark.xfail(strict=True, raises=OverflowError, reason=XFAIL_CONFIG)
 @pytest.mark.parametrize(
     "text",
     [
@@ -359,7 +342,6 @@ def test_config_huge_integer_where_a_number_is_wanted(text: str) -> None:
         parse_config(tomllib.loads(text))
 
 
-@pytest.mark.xfail(strict=True, raises=RuntimeError, reason=XFAIL_CONFIG)
 @pytest.mark.parametrize("key", ["state.path", "data.csv_dir"])
 def test_config_path_of_an_unknown_users_home(key: str) -> None:
     # config._path calls Path.expanduser(), which raises RuntimeError for ~no-such-user.
@@ -368,7 +350,6 @@ def test_config_path_of_an_unknown_users_home(key: str) -> None:
         parse_config({section: {name: "~no-such-user-rotabot/rotabot.db"}})
 
 
-@pytest.mark.xfail(strict=True, raises=OSError, reason=XFAIL_CONFIG)
 @pytest.mark.parametrize(
     "zone", ["America", "Europe", "a" * 300], ids=["America", "Europe", "long"]
 )
@@ -379,7 +360,6 @@ def test_config_time_zone_naming_a_folder_or_too_long(zone: str) -> None:
         parse_config({"schedule": {"timezone": zone}})
 
 
-@pytest.mark.xfail(strict=True, raises=RecursionError, reason=XFAIL_CONFIG)
 def test_config_file_nested_too_deep(tmp_path: Path) -> None:
     # tomllib recurses once per nesting level; load_config does not catch RecursionError.
     path = tmp_path / "config.toml"
@@ -388,11 +368,6 @@ def test_config_file_nested_too_deep(tmp_path: Path) -> None:
         load_config(path)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pytest.fail.Exception,  # "DID NOT RAISE"
-    reason="bot/tomlreader.py Reader.number accepts nan (issue 7)",
-)
 @pytest.mark.parametrize("key", ["min_breadth", "max_benchmark_share", "regime_band"])
 def test_config_nan_threshold_is_refused(key: str) -> None:
     # nan < minimum is False, so NaN passes every range check and silently disables a gate.
@@ -525,11 +500,6 @@ def test_csv_with_shuffled_dates_reads_only_when_in_order(
         assert days[i] <= days[i - 1]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AttributeError,
-    reason="bot/adapters/csv_source.py read_price_csv: duplicate columns after lower-casing",
-)
 @pytest.mark.parametrize(
     "header", ["date,Date,adj_close", "date,adj_close,Adj_Close", "date,adj_close,close,CLOSE"]
 )
@@ -541,11 +511,6 @@ def test_csv_two_columns_differing_only_in_case(tmp_path: Path, header: str) -> 
         CsvSource(tmp_path).fetch(["T"], date(2024, 1, 1))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pytest.fail.Exception,  # "DID NOT RAISE"
-    reason="bot/adapters/csv_source.py accepts infinite prices",
-)
 @pytest.mark.parametrize("cell", ["inf", "1e999", "9" * 400])
 def test_csv_infinite_price_is_refused(tmp_path: Path, cell: str) -> None:
     # read_price_csv only checks adj_close > 0; an infinite price passes into the returns.
@@ -827,12 +792,6 @@ def test_backtest_parameters_exit_0_or_2_never_with_a_traceback(
         assert err.startswith("rotabot: error: ") and len(err.splitlines()) == 1, err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=(OSError, sqlite3.Error),
-    reason="bot/adapters/db.py connect: a state.path that cannot be created escapes as an "
-    "OSError or sqlite3.OperationalError (a traceback) instead of a UserError (exit 2)",
-)
 def test_a_state_path_that_cannot_be_created_exits_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -845,11 +804,6 @@ def test_a_state_path_that_cannot_be_created_exits_2(
     assert "taken" in capsys.readouterr().err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="strategies/base.py _check_value: np.isfinite on a Python int beyond 64 bits",
-)
 @pytest.mark.parametrize("value", ["9" * 20, "-" + "9" * 20])
 def test_backtest_integer_parameter_beyond_64_bits_exits_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], value: str
