@@ -60,7 +60,7 @@ class Daemon:
         keep = due[-1:] if policy == "latest" else live
         skipped = [s for s in due if s not in keep]
         for s in skipped:
-            self.store.start(s)
+            self.store.start(s, now)
             self.store.mark(s, "skipped", error=f"missed while down (catch_up = {policy!r})")
         if skipped:
             log.warning(
@@ -84,7 +84,8 @@ class Daemon:
     def _since(self) -> date:
         last = self.store.last_final()
         if last is not None:
-            return last + timedelta(days=1)
+            # Sessions after the last settled one, and any older one left waiting or failed.
+            return min(last + timedelta(days=1), self.store.first_unsettled() or date.max)
         first = self.store.get(FIRST_START)
         # A fresh state file starts with the sessions still in their window, not history.
         start = datetime.fromisoformat(first) if first else None

@@ -13,14 +13,14 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from functools import partial
 
 import pandas as pd
 
 from bot.adapters.runtimes import Runtimes
-from bot.adapters.state import OutboxRow, StateStore
+from bot.adapters.state import OutboxRow, Run, StateStore
 from bot.config import Config
 from bot.core.panel import PricePanel, missing_on
 from bot.errors import DataUnavailable, NotifyError
@@ -37,7 +37,7 @@ from bot.notify import (
 
 log = logging.getLogger(__name__)
 
-MIN_ATTEMPTS = 3
+LATE_TRIES = 3
 
 PriceLoader = Callable[[date, datetime], PricePanel]
 """(session, now) -> prices as known at ``now``; may raise DataUnavailable."""
@@ -69,7 +69,8 @@ def evaluate_session(job: Job, session: date, now: datetime) -> Outcome:
     """Run the daily job for ``session`` at ``now``; exactly once per session."""
     if job.store.is_final(session) or _skipped(job, session):
         return Outcome.SKIPPED
-    attempt = job.store.start(session)
+    before = job.store.run(session)
+    attempt = job.store.start(session, now)
     started = time.monotonic()
     try:
         panel = job.prices(session, now)
@@ -77,7 +78,10 @@ def evaluate_session(job: Job, session: date, now: datetime) -> Outcome:
     except DataUnavailable as exc:
         absent = list(exc.missing) or [str(exc)]
     if absent:
-        return _wait_or_give_up(job, session, now, absent, attempt, time.monotonic() - started)
+        late_start = _catching_up(job, before, now)
+        return _wait_or_give_up(
+            job, session, now, absent, attempt, late_start, time.monotonic() - started
+        )
     return _evaluate(job, session, now, panel, time.monotonic() - started)
 
 
@@ -94,12 +98,16 @@ def _absent(config: Config, panel: PricePanel, session: date) -> list[str]:
 
 
 def _wait_or_give_up(
-    job: Job, session: date, now: datetime, absent: list[str], attempt: int, seconds: float
+    job: Job,
+    session: date,
+    now: datetime,
+    absent: list[str],
+    attempt: int,
+    late_start: bool,
+    seconds: float,
 ) -> Outcome:
     what = f"missing {', '.join(absent[:6])}" + (" ..." if len(absent) > 6 else "")
-    # A session caught up after its deadline still gets a few tries: one failed fetch after a
-    # restart should not cost the day's signal.
-    if now < job.runtimes.deadline(session) or attempt < MIN_ATTEMPTS:
+    if now < job.runtimes.deadline(session) or not _out_of_time(job, session, now, late_start):
         log.info("session %s: data incomplete (%s), attempt %d; retrying", session, what, attempt)
         job.store.mark(session, "waiting", error=what, seconds=seconds)
         return Outcome.WAITING
@@ -110,6 +118,25 @@ def _wait_or_give_up(
     job.store.finish(session, "incomplete", [], notice, _listeners(job, now), seconds)
     log.warning("session %s: data still incomplete at the deadline (%s): no signal", session, what)
     return Outcome.INCOMPLETE
+
+
+def _catching_up(job: Job, before: Run | None, now: datetime) -> bool:
+    """Return whether this attempt follows a gap (never tried, or the daemon was down)."""
+    if before is None or before.started_at is None:
+        return True
+    gap = now - datetime.fromisoformat(before.started_at)
+    return gap > timedelta(minutes=job.config.schedule.retry_minutes * 2)
+
+
+def _out_of_time(job: Job, session: date, now: datetime, late_start: bool) -> bool:
+    """After the deadline, is it time to give up? A session whose tries were cut short by
+    downtime first gets LATE_TRIES more, ``retry_minutes`` apart: one failed fetch after a
+    restart should not cost the day's signal."""
+    since = job.store.late_since(session, now if late_start else None)
+    if since is None:
+        return True
+    window = timedelta(minutes=job.config.schedule.retry_minutes * (LATE_TRIES - 1))
+    return now >= since + window
 
 
 def _evaluate(job: Job, session: date, now: datetime, panel: PricePanel, fetch: float) -> Outcome:

@@ -83,6 +83,13 @@ class StateStore:
         ).fetchone()
         return date.fromisoformat(row[0]) if row and row[0] else None
 
+    def first_unsettled(self) -> date | None:
+        """Return the oldest session tried but not settled (waiting or failed), if any."""
+        row = self.conn.execute(
+            "SELECT MIN(session) FROM runs WHERE status NOT IN ('done', 'incomplete', 'skipped')"
+        ).fetchone()
+        return date.fromisoformat(row[0]) if row and row[0] else None
+
     def recent_runs(self, limit: int = 5) -> list[Run]:
         rows = self.conn.execute(
             "SELECT session, status, attempts, started_at, finished_at, seconds, events, error "
@@ -91,16 +98,28 @@ class StateStore:
         ).fetchall()
         return [_run(r) for r in rows]
 
-    def start(self, session: date) -> int:
-        """Record an attempt at ``session``; return the attempt number."""
+    def start(self, session: date, now: datetime | None = None) -> int:
+        """Record an attempt at ``session`` made at ``now`` (the job's clock); return its number."""
         self.conn.execute(
             "INSERT INTO runs (session, status, attempts, started_at) VALUES (?, 'running', 1, ?) "
             "ON CONFLICT (session) DO UPDATE SET status = 'running', "
             "attempts = attempts + 1, started_at = excluded.started_at, error = NULL",
-            (session.isoformat(), _now()),
+            (session.isoformat(), now.isoformat(timespec="milliseconds") if now else _now()),
         )
         run = self.run(session)
         return run.attempts if run else 1
+
+    def late_since(self, session: date, now: datetime | None = None) -> datetime | None:
+        """Return when ``session`` began its late tries; ``now`` starts them if not yet begun."""
+        if now is not None:
+            self.conn.execute(
+                "UPDATE runs SET late_since = COALESCE(late_since, ?) WHERE session = ?",
+                (now.isoformat(), session.isoformat()),
+            )
+        row = self.conn.execute(
+            "SELECT late_since FROM runs WHERE session = ?", (session.isoformat(),)
+        ).fetchone()
+        return datetime.fromisoformat(row[0]) if row and row[0] else None
 
     def mark(
         self, session: date, status: str, error: str | None = None, seconds: float | None = None

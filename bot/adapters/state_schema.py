@@ -9,7 +9,8 @@ CREATE TABLE runs (
     finished_at TEXT,
     seconds REAL,
     events INTEGER,
-    error TEXT
+    error TEXT,
+    late_since TEXT
 );
 CREATE TABLE events (
     session TEXT NOT NULL,

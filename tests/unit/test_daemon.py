@@ -19,6 +19,7 @@ from bot.config import Config, StateConfig, TelegramConfig
 from bot.core.panel import PricePanel
 from bot.daemon import Daemon
 from bot.daily import Outcome
+from bot.errors import DataUnavailable
 from tests.fakes import RecordingNotifier
 from tests.synthetic import panel_from_returns, small_config
 
@@ -246,3 +247,30 @@ def test_rehearsal_resumes_and_sends_nothing_twice(tmp_path: Path) -> None:
     asyncio.run(again.rehearse(date(2026, 11, 2), date(2026, 11, 20)))
     assert [s for s, _ in again.evaluations] == [date(2026, 11, d) for d in (16, 17, 18, 19, 20)]
     assert len([k for k in notifier.keys(11) if "shock" in k]) == 1
+
+
+def test_a_session_caught_up_after_its_deadline_gets_a_few_tries(tmp_path: Path) -> None:
+    config = make_config(tmp_path, catch_up="all")
+    notifier = RecordingNotifier()
+    flaky = Loader()
+    fails = iter([True, False])
+
+    def load(session: date, now: datetime) -> PricePanel:
+        if next(fails, False):
+            raise DataUnavailable("Yahoo 429", missing=["C1"])
+        return flaky(session, now)
+
+    daemon = Daemon(config, lambda: connect(config.state.path), load, lambda conn: notifier)
+    daemon.start(datetime(2026, 11, 11, 23, tzinfo=UTC))  # first start, then down at once
+    # Down past the 11th's and the 12th's deadlines; back on the 13th before that day's run,
+    # and the first fetch fails: the missed session is tried again instead of given up on.
+    back = datetime(2026, 11, 13, 14, tzinfo=UTC)
+    wake = asyncio.run(daemon.tick(back))
+    assert wake == back + timedelta(minutes=15), daemon.evaluations
+    asyncio.run(daemon.tick(wake))
+    # The 11th (missed, first fetch failed) waits and is tried again; the 12th goes through.
+    assert daemon.evaluations == [
+        (date(2026, 11, 11), Outcome.WAITING),
+        (date(2026, 11, 12), Outcome.DONE),
+        (date(2026, 11, 11), Outcome.DONE),
+    ]
