@@ -407,6 +407,11 @@ def check(faulty: Outcome, clean: Outcome) -> dict[str, object]:
     assert not doubled, f"alerts delivered twice: {doubled}"
     assert not lost, f"alerts lost: {sorted(lost)}"
     assert set(received) == wanted
+    notices = Counter(
+        (m.chat_id, s) for m in faulty.telegram.messages() for s in incomplete
+        if f"Data incomplete · {s}" in m.text
+    )
+    assert notices == Counter({(c, s): 1 for c in CHATS for s in incomplete}), notices
     return {
         "sessions": len(runs),
         "events": sum(len(e) for e in events.values()),
