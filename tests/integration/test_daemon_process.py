@@ -177,3 +177,29 @@ def test_console_daemon_stops_cleanly_on_sigterm(setup: Path, tmp_path: Path) ->
     _out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert "next wake-up at" in err and "stopped" in err
+
+
+def test_live_daemon_answers_commands_and_schedules_the_job(
+    setup: Path, fake: FakeTelegram, tmp_path: Path
+) -> None:
+    env = {**os.environ, "ROTABOT_TELEGRAM_TOKEN": TOKEN, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "--config", str(setup), "--log-level", "INFO", "daemon"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        fake.wait_for(lambda: bool(fake.calls_to("getUpdates")), timeout=60)
+        fake.queue_message(111, "/status")
+        fake.wait_for(lambda: bool(fake.messages(111)), timeout=60)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    status = fake.messages(111)[0].plain
+    assert "rotabot status" in status and "Next run" in status
+    assert "next wake-up at" in err  # the JobQueue ran the first tick and scheduled the next
+    assert TOKEN not in err
