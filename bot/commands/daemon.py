@@ -98,8 +98,12 @@ def live_prices(config: Config) -> PriceLoader:
 
 
 def replayed_prices(config: Config) -> PriceLoader:
-    """Prices as they were at the simulated clock: nothing after ``now`` is visible."""
-    panel = load_prices(config, refresh="never")
+    """Prices as they were at the simulated clock: nothing after ``now`` is visible.
+
+    The source is read once (Yahoo through the cache, refreshed if it lacks the last close;
+    ``--offline`` keeps it as it is), then cut at each simulated session.
+    """
+    panel = load_prices(config)
 
     def load(session: date, now: datetime) -> PricePanel:
         return panel.upto(min(session, now.date()))
