@@ -154,7 +154,9 @@ def _use_cache_folder(folder: Path) -> None:
 
     # Absolute, because yfinance opens the files lazily and the working directory may change.
     location = str(folder.resolve())
-    folder.mkdir(parents=True, exist_ok=True)
+    from bot.adapters.db import private_folders
+
+    private_folders(folder)  # owner-only, like the state folder it sits in
     if yf_cache._TzDBManager.get_location() == location:
         return
     yf.set_tz_cache_location(location)
