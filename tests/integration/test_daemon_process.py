@@ -65,6 +65,18 @@ def daemon_process(config: Path, *extra: str) -> subprocess.Popen[str]:
     )
 
 
+def live_daemon(config: Path, cwd: Path, token: str | None) -> subprocess.Popen[str]:
+    """Start ``rotabot daemon`` (no rehearsal), with or without a Telegram token."""
+    env = {k: v for k, v in os.environ.items() if k != "ROTABOT_TELEGRAM_TOKEN"}
+    env["PYTHONPATH"] = str(ROOT)
+    if token is not None:
+        env["ROTABOT_TELEGRAM_TOKEN"] = token
+    argv = [sys.executable, "-m", "bot", "--config", str(config), "--log-level", "INFO", "daemon"]
+    return subprocess.Popen(
+        argv, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
 def alerts(fake: FakeTelegram, chat: int) -> list[str]:
     return [d.text for d in fake.messages(chat) if str(SHOCK_DAY) in d.text]
 
@@ -158,16 +170,7 @@ def test_status_without_state_file(tmp_path: Path, capsys: pytest.CaptureFixture
 
 
 def test_console_daemon_stops_cleanly_on_sigterm(setup: Path, tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if k != "ROTABOT_TELEGRAM_TOKEN"}
-    env["PYTHONPATH"] = str(ROOT)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bot", "--config", str(setup), "--log-level", "INFO", "daemon"],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = live_daemon(setup, tmp_path, token=None)
     deadline = time.monotonic() + 30
     lock = tmp_path / "state" / "rotabot.db.lock"
     while not lock.exists() and time.monotonic() < deadline:
@@ -182,15 +185,7 @@ def test_console_daemon_stops_cleanly_on_sigterm(setup: Path, tmp_path: Path) ->
 def test_live_daemon_answers_commands_and_schedules_the_job(
     setup: Path, fake: FakeTelegram, tmp_path: Path
 ) -> None:
-    env = {**os.environ, "ROTABOT_TELEGRAM_TOKEN": TOKEN, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bot", "--config", str(setup), "--log-level", "INFO", "daemon"],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = live_daemon(setup, tmp_path, token=TOKEN)
     try:
         fake.wait_for(lambda: bool(fake.calls_to("getUpdates")), timeout=60)
         fake.queue_message(111, "/status")
