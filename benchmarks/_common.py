@@ -43,9 +43,9 @@ def report(label: str, seconds: Sequence[float], target: float | None = None) ->
 
 def warm_cache(folder: Path, tickers: Sequence[str], start: date) -> Path:
     """Import the real CSVs into a fresh state file and return its path."""
-    from bot.adapters.cache import CachedSource
-    from bot.adapters.csv_source import CsvSource
-    from bot.adapters.db import connect
+    from bot.data.cache import CachedSource
+    from bot.data.csv_source import CsvSource
+    from bot.store.db import connect
 
     path = folder / "bench.db"
     conn = connect(path)

@@ -25,11 +25,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import strategies
 from benchmarks._common import REAL_PRICES, report, timed
+from bot.backtest.engine import Settings, backtest, moves
+from bot.backtest.market import MarketData, market_data
+from bot.backtest.sweep import sweep
 from bot.config import Config
-from bot.core.backtest import Settings, backtest, moves
-from bot.core.market import MarketData, market_data
 from bot.core.panel import PricePanel
-from bot.core.sweep import sweep
 from strategies.base import compute_grid, compute_weights
 
 SETTINGS = Settings(cost_bps=3.0, slippage_bps=2.0)
@@ -42,7 +42,7 @@ SWEEP_GRID = {
 
 
 def load(folder: Path) -> tuple[Config, PricePanel]:
-    from bot.adapters.csv_source import CsvSource
+    from bot.data.csv_source import CsvSource
 
     if not (folder / "NVDA.csv").is_file():
         print(f"skipped: no real prices in {folder}")

@@ -43,17 +43,17 @@ class CountingNotifier:
         return None
 
     async def send(self, chat_id: int, part: object, key: str, kind: str) -> object:
-        from bot.notify import Sent
+        from bot.notify.notifiers import Sent
 
         self.parts += 1
         return Sent(message_id=self.parts)
 
 
 def main(sessions: int = 250) -> None:
-    from bot.adapters.db import connect
     from bot.config import Config, StateConfig, TelegramConfig
-    from bot.daemon import Daemon
-    from bot.prices import load_prices
+    from bot.daemon.scheduler import Daemon
+    from bot.data.prices import load_prices
+    from bot.store.db import connect
 
     prices = real_prices_or_exit()
     with tempfile.TemporaryDirectory() as tmp:

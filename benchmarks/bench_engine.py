@@ -21,9 +21,9 @@ from benchmarks._common import real_prices_or_exit, report, timed, warm_cache
 
 
 def bench_replay() -> None:
-    from bot.adapters.csv_source import CsvSource
     from bot.config import Config
-    from bot.core.engine import compute_signals, events
+    from bot.core.signals import compute_signals, events
+    from bot.data.csv_source import CsvSource
 
     config = Config()
     panel = CsvSource(real_prices_or_exit()).fetch(config.tickers, config.data.history_start)

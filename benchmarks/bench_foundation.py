@@ -28,9 +28,9 @@ def bench_help() -> None:
 
 
 def bench_cache_read() -> None:
-    from bot.adapters.cache import PriceCache
-    from bot.adapters.db import connect
     from bot.config import Config
+    from bot.data.cache import PriceCache
+    from bot.store.db import connect
 
     real_prices_or_exit()
     tickers = [*Config().tickers, "SOXX"]  # 23 basket members + ^GSPC + SOXX = 25

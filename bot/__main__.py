@@ -1,5 +1,5 @@
 """Allow ``python -m bot`` to behave like the ``rotabot`` console script."""
 
-from bot.cli import main
+from bot.cli.main import main
 
 raise SystemExit(main())

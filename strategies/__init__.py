@@ -11,8 +11,8 @@ import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
+from bot.config.reader import did_you_mean
 from bot.errors import UsageError
-from bot.tomlreader import did_you_mean
 from strategies.base import ParamSpec, Strategy, param_specs
 from strategies.dual_momentum import DualMomentum
 from strategies.rrg import Rrg

@@ -24,8 +24,8 @@ from typing import Any, ClassVar, Self, get_type_hints
 import numpy as np
 import pandas as pd
 
+from bot.backtest.market import MarketData
 from bot.config import SignalsConfig
-from bot.core.market import MarketData
 from bot.errors import StrategyError
 
 Array = np.ndarray

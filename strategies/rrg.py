@@ -28,8 +28,8 @@ from typing import ClassVar, Self
 
 import numpy as np
 
+from bot.backtest.market import MarketData
 from bot.config import SignalsConfig
-from bot.core.market import MarketData
 from bot.core.strength import ROC_SPAN, rrg
 from strategies.base import (
     Array,

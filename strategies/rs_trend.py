@@ -23,8 +23,8 @@ from typing import ClassVar, Self
 
 import numpy as np
 
+from bot.backtest.market import MarketData
 from bot.config import SignalsConfig
-from bot.core.market import MarketData
 from bot.core.strength import moving_average
 from strategies.base import Array, Strategy, column, hysteresis, param, pick_baskets, unique_index
 

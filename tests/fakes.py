@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Self
 
-from bot.notify import Part, PhotoPart, Sent, TextPart, Unconfirmed, Undelivered, on_wire
+from bot.notify.notifiers import Part, PhotoPart, Sent, TextPart, Unconfirmed, Undelivered, on_wire
 
 
 @dataclass

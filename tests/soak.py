@@ -35,14 +35,14 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from bot.adapters.calendar import sessions as nyse_sessions
-from bot.adapters.db import connect
-from bot.adapters.yahoo import YahooSource
 from bot.config import Config
 from bot.core.panel import PricePanel
-from bot.daemon import Daemon
-from bot.notify import DeliveryLog, Notifier, Part, Sent, TelegramNotifier, Timeouts
-from bot.prices import load_prices
+from bot.daemon.scheduler import Daemon
+from bot.data.calendar import sessions as nyse_sessions
+from bot.data.prices import load_prices
+from bot.data.yahoo import YahooSource
+from bot.notify.notifiers import DeliveryLog, Notifier, Part, Sent, TelegramNotifier, Timeouts
+from bot.store.db import connect
 from tests.fake_telegram import TOKEN, Fail, FakeTelegram, Slow
 from tests.fake_yahoo import FakeYahoo, make_bars
 from tests.synthetic import small_config

@@ -10,7 +10,7 @@ import pandas as pd
 from bot.core.models import Driver, Evidence, RotationEvent, Severity
 
 if TYPE_CHECKING:
-    from bot.core.engine import Signals
+    from bot.core.signals import Signals
 
 Row = dict[str, Any]
 """One session of a frame as plain values (see ``row_at``)."""

@@ -23,13 +23,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.adapters.db import connect
-from bot.adapters.telegram import COMMANDS, build_application, running
-from bot.cli import main
-from bot.commands.serve import BotService
+from bot.cli.main import main
 from bot.config import Config, load_config, parse_config
 from bot.errors import ConfigError
-from bot.format import BACKTEST_MISSING, SORRY, render_chat_id
+from bot.render.text import BACKTEST_MISSING, SORRY, render_chat_id
+from bot.store.db import connect
+from bot.telegram.app import COMMANDS, build_application, running
+from bot.telegram.service import BotService
 from tests.fake_telegram import (
     TOKEN,
     Delivered,
@@ -207,7 +207,7 @@ BACKTEST_REPLIES = (
         ("/backtest rs_trend window=20", ("Backtest rs_trend", f"hold_{NASTY_KEYS[0]}")),
         ("/backtest rs_trend x=<script>", ("no parameter 'x'",)),
     ]
-    if importlib.util.find_spec("bot.core.backtest")
+    if importlib.util.find_spec("bot.backtest.engine")
     else [("/backtest rs_trend window=20", (BACKTEST_MISSING,))]
 )
 # A command line per command of the table, what its reply must show, and arguments that get

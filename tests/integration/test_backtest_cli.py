@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.cli import main
+from bot.cli.main import main
 from tests.synthetic import panel_from_returns, random_returns, write_config, write_csv_dir
 
 pytestmark = pytest.mark.integration
@@ -294,7 +294,7 @@ def test_real_backtest_and_sweep(capsys: pytest.CaptureFixture[str], real_prices
 
 def test_the_rank_choices_match_the_core() -> None:
     # The parser keeps its own copy so that `rotabot --help` never imports numpy.
-    from bot import cli_backtest
-    from bot.core.sweep import RANKABLE
+    from bot.backtest.sweep import RANKABLE
+    from bot.cli import backtest_args as cli_backtest
 
     assert cli_backtest.RANK_BY == RANKABLE

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.cli import main
+from bot.cli.main import main
 from tests.synthetic import panel_from_returns, random_returns, write_config, write_csv_dir
 
 pytestmark = pytest.mark.integration
@@ -206,7 +206,7 @@ def test_prices_update_and_show_through_the_cache(
 
 def test_python_dash_m_and_help_need_no_heavy_imports(tmp_path: Path) -> None:
     code = (
-        "import sys; from bot.cli import main\n"
+        "import sys; from bot.cli.main import main\n"
         "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
         "heavy = [m for m in ('pandas', 'yfinance', 'telegram', 'matplotlib')\n"
         "         if m in sys.modules]\n"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
+from bot.cli.main import main
 from tests.fake_telegram import TOKEN, FakeTelegram, Slow, config_text, market_closes, write_market
 
 pytestmark = pytest.mark.integration

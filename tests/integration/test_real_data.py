@@ -9,10 +9,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bot.adapters.csv_source import CsvSource
 from bot.config import Config
-from bot.core.engine import Signals, compute_signals, events, state_at
 from bot.core.models import Severity
+from bot.core.signals import Signals, compute_signals, events, state_at
+from bot.data.csv_source import CsvSource
 
 pytestmark = [pytest.mark.integration, pytest.mark.realdata]
 

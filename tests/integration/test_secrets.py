@@ -26,7 +26,7 @@ from urllib.parse import quote
 
 import pytest
 
-from bot.adapters.db import MIGRATIONS, connect
+from bot.store.db import MIGRATIONS, connect
 from tests.fake_telegram import TOKEN, FakeTelegram, Slow, config_text, market_closes, write_market
 
 pytestmark = pytest.mark.integration
@@ -44,7 +44,7 @@ RUNNER = """
 import logging, os, sys
 os.umask(0o022)
 logging.getLogger("httpx").setLevel(logging.DEBUG)
-from bot.cli import main
+from bot.cli.main import main
 sys.exit(main(sys.argv[1:]))
 """
 

@@ -17,14 +17,21 @@ from pathlib import Path
 
 import pytest
 
-from bot.adapters.db import connect
-from bot.adapters.telegram import COMMANDS, build_application, running
-from bot.cli import main
-from bot.commands.serve import BotService
+from bot.cli.main import main
 from bot.config import Config, load_config
-from bot.delivery import Outgoing, compose, deliver
-from bot.format import BACKTEST_MISSING
-from bot.notify import DeliveryLog, PhotoPart, RetryPolicy, TelegramNotifier, TextPart, Timeouts
+from bot.notify.delivery import Outgoing, compose, deliver
+from bot.notify.notifiers import (
+    DeliveryLog,
+    PhotoPart,
+    RetryPolicy,
+    TelegramNotifier,
+    TextPart,
+    Timeouts,
+)
+from bot.render.text import BACKTEST_MISSING
+from bot.store.db import connect
+from bot.telegram.app import COMMANDS, build_application, running
+from bot.telegram.service import BotService
 from tests.fake_telegram import (
     TOKEN,
     Fail,
@@ -299,7 +306,7 @@ def test_backtest_replies_whether_or_not_backtesting_exists(
     fake: FakeTelegram, config: Config
 ) -> None:
     reply = ask(config, fake, ALLOWED, "/backtest rs_trend")[0]
-    if importlib.util.find_spec("bot.core.backtest") is None:
+    if importlib.util.find_spec("bot.backtest.engine") is None:
         assert reply == BACKTEST_MISSING
     else:
         assert reply  # a result or the backtest's own complaint, never silence

@@ -16,11 +16,11 @@ import pytest
 # would otherwise take precedence over this module's filterwarnings mark for that test.
 import yfinance  # noqa: F401
 
-from bot.adapters.cache import CachedSource
-from bot.adapters.db import connect
-from bot.adapters.yahoo import YahooSource
 from bot.core.panel import FIELDS
+from bot.data.cache import CachedSource
+from bot.data.yahoo import YahooSource
 from bot.errors import DataUnavailable
+from bot.store.db import connect
 from tests.fake_yahoo import FakeYahoo, make_bars
 
 pytestmark = [

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bot.core.backtest import (
+from bot.backtest.engine import (
     Fill,
     Moves,
     Settings,
@@ -18,12 +18,12 @@ from bot.core.backtest import (
     moves,
     simulate,
 )
-from bot.core.engine import compute_signals
-from bot.core.market import market_data
-from bot.core.metrics import return_metrics
+from bot.backtest.market import market_data
+from bot.backtest.metrics import return_metrics
+from bot.backtest.study import event_study, forward_spreads
+from bot.backtest.sweep import fold_windows, sweep, walk_forward
 from bot.core.models import RotationEvent, Severity
-from bot.core.study import event_study, forward_spreads
-from bot.core.sweep import fold_windows, sweep, walk_forward
+from bot.core.signals import compute_signals
 from bot.errors import UsageError
 from tests.synthetic import panel_from_returns, random_returns, sessions, small_config
 
@@ -269,7 +269,7 @@ def test_event_study_groups_by_kind_and_severity() -> None:
 
 
 def test_window_dates_map_to_positions() -> None:
-    from bot.core.backtest import window
+    from bot.backtest.engine import window
 
     index = sessions(10)
     assert window(index, date(2020, 1, 4), index[5].date()) == (2, 6)  # a Saturday start

@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bot.adapters.cache import CachedSource, PriceCache
-from bot.adapters.db import connect
 from bot.core.panel import PricePanel
+from bot.data.cache import CachedSource, PriceCache
 from bot.errors import DataUnavailable
+from bot.store.db import connect
 from tests.synthetic import panel_from_returns, random_returns
 
 

@@ -11,11 +11,11 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from bot import charts
 from bot.config import Basket, BenchmarkConfig, Config, SignalsConfig
-from bot.core.engine import Signals, compute_signals
 from bot.core.panel import PricePanel
+from bot.core.signals import Signals, compute_signals
 from bot.errors import UsageError
+from bot.render import charts
 from tests.fake_telegram import BENCH, CHIPS, PLATFORMS, market_closes
 
 CONFIG = Config(

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.adapters.csv_source import CsvSource
+from bot.data.csv_source import CsvSource
 from bot.errors import DataError
 
 HEADER = "date,open,high,low,close,adj_close,volume\n"

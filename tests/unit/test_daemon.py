@@ -12,14 +12,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bot.adapters.calendar import sessions as nyse_sessions
-from bot.adapters.db import connect
-from bot.adapters.state import StateStore
 from bot.config import Config, StateConfig, TelegramConfig
 from bot.core.panel import PricePanel
-from bot.daemon import Daemon
-from bot.daily import Outcome
+from bot.daemon.job import Outcome
+from bot.daemon.scheduler import Daemon
+from bot.data.calendar import sessions as nyse_sessions
 from bot.errors import DataUnavailable
+from bot.store.db import connect
+from bot.store.state import StateStore
 from tests.fakes import RecordingNotifier
 from tests.synthetic import panel_from_returns, small_config
 

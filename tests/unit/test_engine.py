@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bot.core.engine import compute_signals, events, state_at
 from bot.core.models import Severity
+from bot.core.signals import compute_signals, events, state_at
 from bot.errors import DataError
 from tests.synthetic import panel_from_returns, random_returns, small_config
 

@@ -10,11 +10,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot import format as fmt
 from bot.config import Basket, BenchmarkConfig, Config
 from bot.core.models import Driver, Quadrant, RotationEvent, Severity, SignalState
-from bot.delivery import compose
-from bot.notify import DeliveryRecord, PhotoPart, TextPart
+from bot.notify.delivery import compose
+from bot.notify.notifiers import DeliveryRecord, PhotoPart, TextPart
+from bot.render import text as fmt
 from tests.fake_telegram import check_html
 
 NEW_YORK = ZoneInfo("America/New_York")

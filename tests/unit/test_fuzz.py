@@ -27,10 +27,7 @@ import pytest
 from hypothesis import HealthCheck, assume, event, example, given, note, settings
 from hypothesis import strategies as st
 
-from bot.adapters.csv_source import CsvSource
-from bot.adapters.telegram import COMMANDS, BadArguments, Command, Reply
-from bot.cli import build_parser, main
-from bot.commands.serve import BotService
+from bot.cli.main import build_parser, main
 from bot.config import (
     SECTIONS,
     BenchmarkConfig,
@@ -43,10 +40,13 @@ from bot.config import (
     load_config,
     parse_config,
 )
-from bot.delivery import compose
+from bot.data.csv_source import CsvSource
 from bot.errors import ConfigError, DataError, UserError
-from bot.format import render_backtest, render_problem
-from bot.notify import TextPart
+from bot.notify.delivery import compose
+from bot.notify.notifiers import TextPart
+from bot.render.text import render_backtest, render_problem
+from bot.telegram.app import COMMANDS, BadArguments, Command, Reply
+from bot.telegram.service import BotService
 from tests.fake_telegram import check_html, config_text, market_closes, write_market
 
 FUZZ = settings(

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from bot.core.metrics import Metrics, drawdowns, longest_run, return_metrics
+from bot.backtest.metrics import Metrics, drawdowns, longest_run, return_metrics
 
 
 def fixed_returns() -> np.ndarray:

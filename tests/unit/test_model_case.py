@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 
 from bot.config import Config
-from bot.core.engine import compute_signals, events, state_at
 from bot.core.models import Severity
+from bot.core.signals import compute_signals, events, state_at
 from tests.synthetic import panel_from_returns
 
 MODEL_DAY = pd.Timestamp("2026-07-01")

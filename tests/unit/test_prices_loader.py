@@ -10,11 +10,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bot.adapters.db import connect
 from bot.config import Config, DataConfig, StateConfig
 from bot.core.panel import PricePanel
+from bot.data.prices import load_prices, update_cache
 from bot.errors import DataUnavailable
-from bot.prices import load_prices, update_cache
+from bot.store.db import connect
 from tests.unit.test_cache import FakeSource
 
 TICKERS = ["AAA", "BBB"]

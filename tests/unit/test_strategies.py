@@ -14,11 +14,11 @@ import pandas as pd
 import pytest
 
 import strategies
+from bot.backtest.engine import Settings, backtest
+from bot.backtest.market import MarketData, market_data
 from bot.config import SignalsConfig
-from bot.core.backtest import Settings, backtest
-from bot.core.engine import compute_signals
-from bot.core.market import MarketData, market_data
 from bot.core.panel import PricePanel
+from bot.core.signals import compute_signals
 from bot.core.strength import rrg
 from bot.errors import StrategyError, UsageError
 from strategies.base import Strategy, compute_grid, compute_weights, param, param_specs

@@ -1,0 +1,5 @@
+"""The ``rotabot`` command line (see ``bot.cli.main``)."""
+
+from bot.cli.main import main
+
+__all__ = ["main"]

@@ -1,0 +1,149 @@
+"""Subcommands of the backtesting area (argparse only; the work is in bot.cli.backtest)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import Any
+
+from bot.cli.main import iso_date, positive_int
+
+RANK_BY = ("sharpe", "sortino", "cagr", "calmar", "total_return", "max_drawdown")
+
+
+def non_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value >= 0:  # also rejects NaN
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
+
+
+def add_commands(sub: argparse._SubParsersAction[Any], command: Callable[[str], Any]) -> None:
+    """Register the backtesting area's subcommands on ``sub``; ``command(module)`` makes runners."""
+    p = sub.add_parser(
+        "backtest",
+        help="backtest a strategy on the baskets",
+        description="Backtest a strategy: decisions at the close of t are traded at the close "
+        "of t+1 (or the open, with --fill next_open), net of costs, against buy-and-hold "
+        "benchmarks.",
+    )
+    _strategy_options(p)
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="set a strategy parameter (repeatable; see `rotabot strategies`)",
+    )
+    p.add_argument(
+        "--report",
+        metavar="DIR",
+        help="also write equity.csv, weights.csv, trades.csv, charts and report.html",
+    )
+    p.set_defaults(func=command("backtest"))
+
+    p = sub.add_parser(
+        "sweep",
+        help="rank every combination of a parameter grid",
+        description="Backtest every combination of the grid and rank them; with "
+        "--walk-forward, pick the best on each training window and report the test windows.",
+    )
+    _strategy_options(p)
+    p.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        required=True,
+        metavar="KEY=V1,V2,...",
+        help="values to try for one parameter (repeatable)",
+    )
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="fix a parameter that does not vary (repeatable)",
+    )
+    p.add_argument("--rank-by", choices=RANK_BY, default="sharpe", help="ranking metric")
+    p.add_argument(
+        "--walk-forward",
+        metavar="TRAIN:TEST",
+        help="rolling windows in sessions, or with y/m/w: 756:252, 3y:1y, 18m:6m",
+    )
+    p.add_argument(
+        "--top",
+        type=positive_int,
+        default=10,
+        metavar="N",
+        help="rows shown in text output (JSON lists every combination)",
+    )
+    p.set_defaults(func=command("backtest"))
+
+    p = sub.add_parser(
+        "study",
+        help="event study: what the spread did after each kind of alert",
+        description="For each event kind and severity: forward spread returns after the "
+        "event (count, mean, hit rate, t-stat), continuation vs reversal.",
+    )
+    p.add_argument("--start", type=iso_date, metavar="DATE", help="first event date")
+    p.add_argument("--end", type=iso_date, metavar="DATE", help="last date (default: latest)")
+    p.add_argument(
+        "--horizons",
+        default="1,5,20",
+        metavar="H1,H2,...",
+        help="forward horizons in sessions (default 1,5,20)",
+    )
+    _format(p)
+    p.set_defaults(func=command("backtest"))
+
+    p = sub.add_parser("strategies", help="list the strategies with their parameters")
+    _format(p)
+    p.set_defaults(func=command("backtest"))
+
+
+def _strategy_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--strategy", required=True, metavar="NAME", help="strategy name (see `rotabot strategies`)"
+    )
+    p.add_argument(
+        "--start",
+        type=iso_date,
+        metavar="DATE",
+        help="first session (default: the first after the strategy's warm-up)",
+    )
+    p.add_argument("--end", type=iso_date, metavar="DATE", help="last session (default: latest)")
+    p.add_argument(
+        "--cost-bps",
+        type=non_negative,
+        default=3.0,
+        metavar="X",
+        help="costs in basis points of turnover (default 3)",
+    )
+    p.add_argument(
+        "--slippage-bps",
+        type=non_negative,
+        default=2.0,
+        metavar="X",
+        help="slippage in basis points of turnover (default 2)",
+    )
+    p.add_argument(
+        "--fill",
+        choices=["close", "next_open"],
+        default="close",
+        help="trade a decision at the next close (default) or the next open",
+    )
+    p.add_argument(
+        "--mode",
+        choices=["long", "spread"],
+        default="long",
+        help="long: rotate between the baskets and cash; spread: long the chosen "
+        "basket, short the other",
+    )
+    _format(p)
+
+
+def _format(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", choices=["text", "json"], default="text", help="output format")

@@ -1,0 +1,211 @@
+"""The ``rotabot`` command line: argparse subcommands, each ``run(args, config) -> int``.
+
+Only argparse and the config are imported here; pandas, yfinance and telegram are imported by
+the command modules when a command needs them, so ``rotabot --help`` stays fast.
+Exit status: 0 ok, 1 runtime failure (data source down, ...), 2 user error (config, input).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bot import __version__
+from bot.errors import BotError, UserError
+
+if TYPE_CHECKING:
+    from bot.config import Config
+
+log = logging.getLogger("bot")
+
+
+def iso_date(text: str) -> date:
+    """Parse YYYY-MM-DD for argparse, with a message that says what was expected."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date: {text!r} (want YYYY-MM-DD)") from None
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+Runner = Callable[[argparse.Namespace, "Config"], int]
+
+
+def _command(module: str) -> Runner:
+    """Return a runner that imports ``bot.cli.<module>`` only when the command runs."""
+
+    def run(args: argparse.Namespace, config: Config) -> int:
+        mod = importlib.import_module(f"bot.cli.{module}")
+        result: int = getattr(mod, f"run_{args.command.replace('-', '_')}")(args, config)
+        return result
+
+    return run
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rotabot",
+        description="Watch money rotate between AI chip makers and AI platforms.",
+    )
+    parser.add_argument("--version", action="version", version=f"rotabot {__version__}")
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        help="config file (default: $ROTABOT_CONFIG, then ./config.toml, then built-in defaults)",
+    )
+    parser.add_argument(
+        "--prices-dir",
+        metavar="DIR",
+        type=Path,
+        help="read prices from this folder of <TICKER>.csv files for this command",
+    )
+    parser.add_argument(
+        "--offline",
+        action="store_true",
+        help="use cached prices as they are; never contact the data source",
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        default="text",
+        help="stderr log lines: text, or one JSON object per line",
+    )
+    parser.add_argument(
+        "--log-level",
+        default="WARNING",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="stderr log level",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("check-config", help="validate and print the effective configuration")
+    p.set_defaults(func=_command("config"))
+
+    prices = sub.add_parser("prices", help="update or inspect the price cache")
+    psub = prices.add_subparsers(dest="prices_command", metavar="ACTION", required=True)
+    p = psub.add_parser("update", help="fetch new bars into the cache")
+    p.set_defaults(func=_command("prices"), command="prices-update")
+    p = psub.add_parser("show", help="print a ticker's bars")
+    p.add_argument("ticker")
+    p.add_argument("--tail", type=positive_int, default=10, metavar="N", help="last N rows")
+    p.set_defaults(func=_command("prices"), command="prices-show")
+
+    _add_engine_commands(sub)
+    _add_daemon_commands(sub)
+    # Each feature area declares its own subcommands (argparse only, no heavy imports).
+    from bot.cli import backtest_args as cli_backtest
+    from bot.cli import telegram_args as cli_telegram
+
+    cli_telegram.add_commands(sub, _command)
+    cli_backtest.add_commands(sub, _command)
+    return parser
+
+
+def _add_engine_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    fmt = {"choices": ["text", "json"], "default": "text", "help": "output format"}
+    p = sub.add_parser("signal", help="the rotation state at a session's close")
+    p.add_argument("--asof", type=iso_date, metavar="DATE", help="session (default: latest)")
+    p.add_argument("--format", **fmt)  # type: ignore[arg-type]
+    p.add_argument(
+        "--send",
+        action="store_true",
+        help="also send the alert (or quiet-day summary) to the configured chats",
+    )
+    p.set_defaults(func=_command("signal"))
+
+    p = sub.add_parser("replay", help="every rotation that would have fired in a range")
+    p.add_argument("--start", type=iso_date, required=True, metavar="DATE")
+    p.add_argument("--end", type=iso_date, required=True, metavar="DATE")
+    p.add_argument("--format", **fmt)  # type: ignore[arg-type]
+    p.set_defaults(func=_command("signal"))
+
+
+def _add_daemon_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "daemon",
+        aliases=["run"],
+        help="run the daily job on every session (and answer Telegram commands)",
+    )
+    p.add_argument(
+        "--simulate-from",
+        type=iso_date,
+        metavar="DATE",
+        help="rehearse the daily job on past sessions from DATE, then exit",
+    )
+    p.add_argument(
+        "--simulate-to", type=iso_date, metavar="DATE", help="last session of the rehearsal"
+    )
+    p.set_defaults(func=_command("daemon"), command="daemon")
+    p = sub.add_parser("status", help="last run, next run, last alert, outbox, data freshness")
+    p.set_defaults(func=_command("daemon"))
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message (and the traceback, if any)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        import json
+
+        entry = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            # exc_text is what bot.notify.notifiers scrubbed of the token; never format the raw one.
+            text = record.exc_text or self.formatException(record.exc_info)
+            from bot.notify.notifiers import redact
+
+            entry["traceback"] = redact(text)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def setup_logging(level: str, fmt: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.set_name("rotabot")
+    root = logging.getLogger()
+    # Replace only our own handler: a host (pytest's log capture, say) may have its own.
+    root.handlers[:] = [h for h in root.handlers if h.get_name() != "rotabot"] + [handler]
+    root.setLevel(level)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.log_level, args.log_format)
+    try:
+        from bot.config import load_config, with_overrides
+
+        config = with_overrides(load_config(args.config), args.prices_dir, args.offline)
+        code: int = args.func(args, config)
+        return code
+    except UserError as exc:
+        print(f"rotabot: error: {exc}", file=sys.stderr)
+        return 2
+    except BotError as exc:
+        print(f"rotabot: failed: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("rotabot: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0

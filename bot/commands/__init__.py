@@ -1,1 +1,0 @@
-"""One module per command group; each exposes ``run_<command>(args, config) -> int``."""

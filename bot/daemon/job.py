@@ -1,0 +1,241 @@
+"""The daily job: for one session, fetch, check, evaluate, store and queue; then deliver.
+
+``evaluate_session`` is synchronous (pandas work; the daemon runs it in a thread) and writes
+its whole result in one transaction; ``deliver_pending`` is async and sends what the outbox
+holds. The clock and the price loader are injected, so the same code serves the daemon, a
+rehearsal on past dates and the tests.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from functools import partial
+
+import pandas as pd
+
+from bot.config import Config
+from bot.core.panel import PricePanel, missing_on
+from bot.data.runtimes import Runtimes
+from bot.errors import DataUnavailable, NotifyError
+from bot.notify.notifiers import (
+    CONSOLE_CHAT,
+    ON_WIRE,
+    Notifier,
+    Part,
+    PhotoPart,
+    TextPart,
+    Unconfirmed,
+    Undelivered,
+)
+from bot.store.state import OutboxRow, Run, StateStore
+
+log = logging.getLogger(__name__)
+
+LATE_TRIES = 3
+
+PriceLoader = Callable[[date, datetime], PricePanel]
+"""(session, now) -> prices as known at ``now``; may raise DataUnavailable."""
+
+
+class Outcome(StrEnum):
+    DONE = "done"
+    WAITING = "waiting"  # data not there yet; try again after retry_minutes
+    INCOMPLETE = "incomplete"  # deadline passed without the data: notice sent, no signal
+    SKIPPED = "skipped"  # already evaluated (or skipped by catch-up): nothing to do
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """What the daily job needs from the world."""
+
+    config: Config
+    store: StateStore
+    prices: PriceLoader
+    runtimes: Runtimes
+    muted: Callable[[int, datetime], bool]
+
+    @property
+    def chats(self) -> list[int]:
+        return list(self.config.telegram.chat_ids) or [CONSOLE_CHAT]
+
+
+def evaluate_session(job: Job, session: date, now: datetime) -> Outcome:
+    """Run the daily job for ``session`` at ``now``; exactly once per session."""
+    if job.store.is_final(session) or _skipped(job, session):
+        return Outcome.SKIPPED
+    before = job.store.run(session)
+    attempt = job.store.start(session, now)
+    started = time.monotonic()
+    try:
+        panel = job.prices(session, now)
+        absent = _absent(job.config, panel, session)
+    except DataUnavailable as exc:
+        absent = list(exc.missing) or [str(exc)]
+    if absent:
+        late_start = _catching_up(job, before, now)
+        return _wait_or_give_up(
+            job, session, now, absent, attempt, late_start, time.monotonic() - started
+        )
+    return _evaluate(job, session, now, panel, time.monotonic() - started)
+
+
+def _skipped(job: Job, session: date) -> bool:
+    run = job.store.run(session)
+    return run is not None and run.status == "skipped"
+
+
+def _absent(config: Config, panel: PricePanel, session: date) -> list[str]:
+    ts = pd.Timestamp(session)
+    if ts not in panel.dates:
+        return list(config.tickers)
+    return missing_on(panel, config.tickers, ts)
+
+
+def _wait_or_give_up(
+    job: Job,
+    session: date,
+    now: datetime,
+    absent: list[str],
+    attempt: int,
+    late_start: bool,
+    seconds: float,
+) -> Outcome:
+    what = f"missing {', '.join(absent[:6])}" + (" ..." if len(absent) > 6 else "")
+    if now < job.runtimes.deadline(session) or not _out_of_time(job, session, now, late_start):
+        log.info("session %s: data incomplete (%s), attempt %d; retrying", session, what, attempt)
+        job.store.mark(session, "waiting", error=what, seconds=seconds)
+        return Outcome.WAITING
+    from bot.render.text import render_data_incomplete
+
+    text = render_data_incomplete(job.config, session, absent)
+    notice = [(f"{session} data incomplete", "notice", encode_parts((TextPart(text),)))]
+    job.store.finish(session, "incomplete", [], notice, _listeners(job, now), seconds)
+    log.warning("session %s: data still incomplete at the deadline (%s): no signal", session, what)
+    return Outcome.INCOMPLETE
+
+
+def _catching_up(job: Job, before: Run | None, now: datetime) -> bool:
+    """Return whether this attempt follows a gap (never tried, or the daemon was down)."""
+    if before is None or before.started_at is None:
+        return True
+    gap = now - datetime.fromisoformat(before.started_at)
+    return gap > timedelta(minutes=job.config.schedule.retry_minutes * 2)
+
+
+def _out_of_time(job: Job, session: date, now: datetime, late_start: bool) -> bool:
+    """After the deadline, is it time to give up? A session whose tries were cut short by
+    downtime first gets LATE_TRIES more, ``retry_minutes`` apart: one failed fetch after a
+    restart should not cost the day's signal."""
+    since = job.store.late_since(session, now if late_start else None)
+    if since is None:
+        return True
+    window = timedelta(minutes=job.config.schedule.retry_minutes * (LATE_TRIES - 1))
+    return now >= since + window
+
+
+def _evaluate(job: Job, session: date, now: datetime, panel: PricePanel, fetch: float) -> Outcome:
+    from bot.core.signals import compute_signals, state_at
+    from bot.notify.delivery import build_outgoing
+
+    started = time.monotonic()
+    signals = compute_signals(panel.upto(session), job.config)
+    state = state_at(signals, session)
+    outgoing = build_outgoing(job.config, signals, state)
+    messages = [(outgoing.key, outgoing.kind, encode_parts(outgoing.parts))] if outgoing else []
+    events = [e.to_json() for e in state.events]
+    seconds = fetch + time.monotonic() - started
+    job.store.finish(session, "done", events, messages, _listeners(job, now), seconds)
+    log.info(
+        "session %s: evaluated in %.2fs, %d event(s), %d message(s) queued",
+        session,
+        seconds,
+        len(events),
+        len(messages),
+    )
+    return Outcome.DONE
+
+
+def _listeners(job: Job, now: datetime) -> list[int]:
+    """Chats that get this session's messages: muted chats miss them (they asked to)."""
+    return [c for c in job.chats if not job.muted(c, now)]
+
+
+async def deliver_pending(store: StateStore, notifier: Notifier) -> int:
+    """Send every pending outbox row, part by part; return how many rows completed."""
+    done = 0
+    rows = store.pending()
+    if not rows:
+        return 0
+    async with notifier:
+        for row in rows:
+            done += await _deliver_row(store, notifier, row)
+    return done
+
+
+async def _deliver_row(store: StateStore, notifier: Notifier, row: OutboxRow) -> int:
+    parts = decode_parts(row.parts)
+    for index in range(row.next_part, len(parts)):
+        # Marked in doubt (committed) when the notifier is about to put it on the wire, not
+        # before: a crash during a rate-limit wait then leaves the row pending, sent later.
+        wired = ON_WIRE.set(partial(store.sending, row.id))
+        try:
+            sent = await notifier.send(row.chat_id, parts[index], row.key, row.kind)
+        except Unconfirmed:
+            row = store.part_done(row, index, None, confirmed=False)
+            continue
+        except Undelivered as exc:
+            store.failed(row.id, str(exc), retry=True)
+            log.warning(
+                "outbox %s -> chat %s: not delivered, will retry: %s", row.key, row.chat_id, exc
+            )
+            return 0
+        except NotifyError as exc:
+            store.failed(row.id, str(exc), retry=False)
+            log.error("outbox %s -> chat %s: failed for good: %s", row.key, row.chat_id, exc)
+            return 0
+        finally:
+            ON_WIRE.reset(wired)
+        row = store.part_done(row, index, sent.message_id, sent.confirmed)
+    return 1
+
+
+def encode_parts(parts: tuple[Part, ...]) -> list[dict[str, str]]:
+    """Turn message parts into JSON-ready dicts for the outbox (PNG as base64)."""
+    out: list[dict[str, str]] = []
+    for p in parts:
+        if isinstance(p, TextPart):
+            out.append({"type": "text", "text": p.text, "label": p.label})
+        else:
+            out.append(
+                {
+                    "type": "photo",
+                    "png": base64.b64encode(p.png).decode("ascii"),
+                    "filename": p.filename,
+                    "caption": p.caption or "",
+                    "label": p.label,
+                }
+            )
+    return out
+
+
+def decode_parts(rows: list[dict[str, str]]) -> list[Part]:
+    parts: list[Part] = []
+    for r in rows:
+        if r["type"] == "text":
+            parts.append(TextPart(r["text"], r.get("label", "text")))
+        else:
+            parts.append(
+                PhotoPart(
+                    base64.b64decode(r["png"]),
+                    r["filename"],
+                    r.get("caption") or None,
+                    r.get("label", "photo"),
+                )
+            )
+    return parts

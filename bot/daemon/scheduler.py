@@ -1,0 +1,203 @@
+"""The daemon's brain: which sessions are due, catch-up after downtime, failures, next wake-up.
+
+Timing is the caller's business: ``Daemon.tick(now)`` does everything due at ``now`` and
+returns when to wake next. The live daemon calls it from the bot's JobQueue; a rehearsal on
+past dates calls it with a simulated clock; the tests call it with a fake one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from functools import partial
+
+from bot.config import Config
+from bot.daemon.job import (
+    Job,
+    Outcome,
+    PriceLoader,
+    deliver_pending,
+    encode_parts,
+    evaluate_session,
+)
+from bot.data.runtimes import Runtimes
+from bot.errors import NotifyError
+from bot.notify.notifiers import CONSOLE_CHAT, Notifier, TextPart
+from bot.store.state import StateStore
+
+log = logging.getLogger(__name__)
+
+FIRST_START = "first_start"
+FAILURES = "consecutive_failures"
+
+
+@dataclass
+class Daemon:
+    config: Config
+    connect: Callable[[], sqlite3.Connection]
+    prices: PriceLoader
+    notifier: Callable[[sqlite3.Connection], Notifier]
+    muted: Callable[[sqlite3.Connection, int, datetime], bool] = lambda conn, chat, now: False
+    runtimes: Runtimes = field(init=False)
+    store: StateStore = field(init=False)
+    evaluations: list[tuple[date, Outcome]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.runtimes = Runtimes(self.config.schedule)
+        self.store = StateStore(self.connect())
+
+    # --- start-up -------------------------------------------------------------------------
+
+    def start(self, now: datetime) -> None:
+        """Recover interrupted sends and apply the catch-up policy to sessions missed while down."""
+        self._recover()
+        if self.store.get(FIRST_START) is None:
+            self.store.put(FIRST_START, now.isoformat())
+        due = self.due(now)
+        policy = self.config.schedule.catch_up
+        live = [s for s in due if now < self.runtimes.deadline(s)]
+        missed = [s for s in due if s not in live]
+        if policy == "all" or not due:
+            return
+        keep = due[-1:] if policy == "latest" else live
+        skipped = [s for s in due if s not in keep]
+        for s in skipped:
+            self.store.start(s, now)
+            self.store.mark(s, "skipped", error=f"missed while down (catch_up = {policy!r})")
+        if skipped:
+            log.warning(
+                "catch-up %s: %d missed session(s) not evaluated: %s",
+                policy,
+                len(skipped),
+                ", ".join(str(s) for s in skipped),
+            )
+        if missed and keep:
+            log.info("catch-up %s: evaluating %s", policy, ", ".join(str(s) for s in keep))
+
+    def _recover(self) -> None:
+        doubtful = self.store.recover()
+        if doubtful:
+            log.warning(
+                "%d outbox row(s) were interrupted mid-send: marked unconfirmed, "
+                "not sent again (Telegram may have delivered them)",
+                doubtful,
+            )
+
+    def _since(self) -> date:
+        last = self.store.last_final()
+        if last is not None:
+            # Sessions after the last settled one, and any older one left waiting or failed.
+            return min(last + timedelta(days=1), self.store.first_unsettled() or date.max)
+        first = self.store.get(FIRST_START)
+        # A fresh state file starts with the sessions still in their window, not history.
+        start = datetime.fromisoformat(first) if first else None
+        if start is None:
+            return date.max
+        return min(
+            (
+                s
+                for s in self.runtimes.sessions(
+                    start.date() - timedelta(days=7), start.date() + timedelta(days=14)
+                )
+                if self.runtimes.deadline(s) > start
+            ),
+            default=start.date(),
+        )
+
+    def due(self, now: datetime) -> list[date]:
+        """Return sessions whose run time has come and that are not settled yet, oldest first."""
+        since = self._since()
+        if since == date.max:
+            return []
+        candidates = self.runtimes.due(now, since)
+        return [s for s in candidates if not self._settled(s)]
+
+    def _settled(self, session: date) -> bool:
+        run = self.store.run(session)
+        return run is not None and run.status in ("done", "incomplete", "skipped")
+
+    # --- the job ----------------------------------------------------------------------------
+
+    async def tick(self, now: datetime) -> datetime:
+        """Evaluate every due session, deliver the outbox, and return the next wake-up time."""
+        for session in self.due(now):
+            await self._evaluate(session, now)
+        await self.deliver()
+        return self.next_wake(now)
+
+    async def _evaluate(self, session: date, now: datetime) -> None:
+        try:
+            outcome = await asyncio.to_thread(self._evaluate_in_thread, session, now)
+        except Exception as exc:  # the job wrapper: a failure must never stop the daemon
+            log.exception("session %s: the daily job failed", session)
+            self.store.mark(session, "failed", error=f"{type(exc).__name__}: {exc}")
+            self._count_failure(session, now, traceback.format_exception_only(exc)[-1].strip())
+            return
+        self.evaluations.append((session, outcome))
+        if outcome in (Outcome.DONE, Outcome.INCOMPLETE):
+            self.store.put(FAILURES, "0")
+
+    def _evaluate_in_thread(self, session: date, now: datetime) -> Outcome:
+        # SQLite connections belong to one thread: the job gets its own.
+        conn = self.connect()
+        try:
+            muted = partial(self.muted, conn)
+            job = Job(self.config, StateStore(conn), self.prices, self.runtimes, muted)
+            return evaluate_session(job, session, now)
+        finally:
+            conn.close()
+
+    def _count_failure(self, session: date, now: datetime, error: str) -> None:
+        count = int(self.store.get(FAILURES) or 0) + 1
+        self.store.put(FAILURES, str(count))
+        if count == self.config.schedule.max_failures:
+            from bot.render.text import render_failures
+
+            text = render_failures(self.config, count, session, error)
+            key = f"failures since {session} at {now:%Y-%m-%dT%H:%M}"
+            chats = list(self.config.telegram.chat_ids) or [CONSOLE_CHAT]
+            self.store.enqueue(key, session, "notice", encode_parts((TextPart(text),)), chats)
+
+    async def deliver(self) -> int:
+        """Send what the outbox holds; Telegram unreachable leaves it pending for next time."""
+        try:
+            return await deliver_pending(self.store, self.notifier(self.store.conn))
+        except NotifyError as exc:
+            log.warning("cannot deliver now, %d row(s) stay pending: %s",
+                        len(self.store.pending()), exc)
+            return 0
+
+    def next_wake(self, now: datetime) -> datetime:
+        """Retry soon while a due session is unsettled; otherwise the next session's run."""
+        if self.due(now):
+            return now + timedelta(minutes=self.config.schedule.retry_minutes)
+        return self.runtimes.next_run(now)[1]
+
+    # --- rehearsal --------------------------------------------------------------------------
+
+    async def rehearse(self, start: date, end: date) -> int:
+        """Run the daily job for every session from ``start`` to ``end`` at its own run time."""
+        sessions = self.runtimes.sessions(start, end)
+        if not sessions:
+            return 0
+        first = self.runtimes.run_at(sessions[0])
+        if self.store.get(FIRST_START) is None:
+            self.store.put(FIRST_START, (first - timedelta(seconds=1)).isoformat())
+        self._recover()
+        await self.deliver()  # what an earlier, interrupted rehearsal left in the outbox
+        retry = timedelta(minutes=self.config.schedule.retry_minutes)
+        for session in sessions:
+            now = self.runtimes.run_at(session)
+            while not self._settled(session):
+                await self._evaluate(session, now)
+                await self.deliver()
+                now += retry
+                if not self._settled(session) and now > self.runtimes.deadline(session) + retry:
+                    log.error("session %s: still failing after its deadline; moving on", session)
+                    break
+        return len(sessions)

@@ -1,0 +1,224 @@
+"""A SQLite price cache in front of any PriceSource.
+
+A refresh asks the source only for the last ``overlap`` sessions of tickers already cached and
+for the whole history of new ones. When the overlap disagrees with what is stored (a split or
+a dividend rewrote the adjusted history), that ticker is fetched again in full. Each refresh
+is one transaction: either every ticker is updated or nothing is.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+
+from bot.core.panel import FIELDS, PricePanel, panel_from_long, panel_to_long
+from bot.data import packs
+from bot.data.source import PriceSource
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int, str], None]
+"""Called as ``progress(done, total, label)`` between the stages of a refresh."""
+
+# Calendar days that surely hold the last ~10 sessions, holidays included.
+_OVERLAP_DAYS = 16
+_REL_TOL = 1e-6
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshReport:
+    """What one refresh did, per ticker group."""
+
+    full: tuple[str, ...]
+    tail: tuple[str, ...]
+    rewritten: tuple[str, ...]
+    rows_written: int
+
+
+class PriceCache:
+    """Rows of daily bars in the ``prices`` table of the state file."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def last_dates(self, tickers: Sequence[str]) -> dict[str, date | None]:
+        rows = self.conn.execute(
+            f"SELECT ticker, MAX(date) FROM prices WHERE ticker IN ({_marks(tickers)}) "
+            "GROUP BY ticker",
+            list(tickers),
+        ).fetchall()
+        found = {t: date.fromisoformat(d) for t, d in rows}
+        return {t: found.get(t) for t in tickers}
+
+    def read(
+        self, tickers: Sequence[str], start: date | None = None, end: date | None = None
+    ) -> PricePanel:
+        """Return the cached bars of ``tickers`` between ``start`` and ``end`` (inclusive)."""
+        return packs.read(self.conn, tickers, start, end)
+
+    def read_rows(
+        self, tickers: Sequence[str], start: date | None = None, end: date | None = None
+    ) -> PricePanel:
+        """Like ``read``, from the row table (the truth the packs are built from)."""
+        sql = (
+            f"SELECT ticker, date, {', '.join(FIELDS)} FROM prices "
+            f"WHERE ticker IN ({_marks(tickers)})"
+        )
+        args: list[str] = list(tickers)
+        if start is not None:
+            sql += " AND date >= ?"
+            args.append(start.isoformat())
+        if end is not None:
+            sql += " AND date <= ?"
+            args.append(end.isoformat())
+        rows = self.conn.execute(sql, args).fetchall()
+        long = pd.DataFrame.from_records(
+            rows, columns=["ticker", "date", *FIELDS], coerce_float=True
+        )
+        return panel_from_long(long, tickers)
+
+    def write(
+        self, panel: PricePanel, replace: Sequence[str], source: str, fetched_at: datetime
+    ) -> int:
+        """Upsert the panel's rows; tickers in ``replace`` lose all their old rows first.
+
+        Must be called inside a transaction (see ``PriceCache.transaction``).
+        """
+        for t in replace:
+            self.conn.execute("DELETE FROM prices WHERE ticker = ?", (t,))
+        long = panel_to_long(panel)
+        # A row without adj_close is of no use and, written whole, would blank a stored one
+        # (Yahoo sometimes sends today's live bar with a close but no adjusted close).
+        long = long[long["adj_close"].notna()]
+        records = long.astype(object).where(long.notna(), None).itertuples(index=False, name=None)
+        self.conn.executemany(
+            f"INSERT OR REPLACE INTO prices (ticker, date, {', '.join(FIELDS)}) "
+            f"VALUES (?, ?, {', '.join('?' for _ in FIELDS)})",
+            records,
+        )
+        packs.rebuild(self.conn, sorted({*panel.tickers, *replace}))
+        now = fetched_at.isoformat(timespec="seconds")
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO price_meta (ticker, source, fetched_at) VALUES (?, ?, ?)",
+            [(t, source, now) for t in panel.tickers],
+        )
+        return len(long)
+
+    def fetched_at(self) -> dict[str, str]:
+        return dict(self.conn.execute("SELECT ticker, fetched_at FROM price_meta").fetchall())
+
+
+class CachedSource:
+    """A PriceSource that serves from the cache after refreshing it from ``inner``."""
+
+    def __init__(
+        self,
+        inner: PriceSource,
+        conn: sqlite3.Connection,
+        history_start: date,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.inner = inner
+        self.clock = clock
+        self.cache = PriceCache(conn)
+        self.history_start = history_start
+        self.name = f"cache({inner.name})"
+
+    def fetch(self, tickers: Sequence[str], start: date, end: date | None = None) -> PricePanel:
+        self.refresh(tickers)
+        return self.cache.read(tickers, start, end)
+
+    def refresh(
+        self, tickers: Sequence[str], end: date | None = None, progress: Progress | None = None
+    ) -> RefreshReport:
+        """Bring the cache up to date for ``tickers``; one transaction for the whole update."""
+        last = self.cache.last_dates(tickers)
+        new = [t for t in tickers if last[t] is None]
+        old = [t for t in tickers if last[t] is not None]
+        total = 3 if old else 2
+        step = _stepper(progress, total)
+        full_panel = tail_panel = full_rewrite = None
+        if new:
+            step(f"fetching full history of {len(new)} ticker(s)")
+            full_panel = self.inner.fetch(new, self.history_start, end)
+        rewritten: list[str] = []
+        if old:
+            since = min(d for d in last.values() if d is not None) - timedelta(days=_OVERLAP_DAYS)
+            step(f"fetching recent sessions of {len(old)} ticker(s)")
+            tail_panel = self.inner.fetch(old, max(since, self.history_start), end)
+            rewritten = self._disagreeing(tail_panel)
+        if rewritten:
+            log.info(
+                "adjusted history changed for %s; fetching again in full", ", ".join(rewritten)
+            )
+            step(f"re-fetching {len(rewritten)} ticker(s) whose history changed")
+            full_rewrite = self.inner.fetch(rewritten, self.history_start, end)
+        step("writing to cache")
+        keep = [t for t in old if t not in rewritten]
+        writes = [
+            (full_panel, new),
+            (_select(tail_panel, keep) if tail_panel is not None else None, []),
+            (full_rewrite, rewritten),
+        ]
+        rows, now = 0, self.clock()
+        with transaction(self.cache.conn):
+            for panel, replace in writes:
+                if panel is not None:
+                    rows += self.cache.write(panel, replace, self.inner.name, now)
+        return RefreshReport(tuple(new), tuple(old), tuple(rewritten), rows)
+
+    def _disagreeing(self, tail: PricePanel) -> list[str]:
+        """Return tickers whose freshly fetched overlap differs from the cached rows."""
+        if tail.adj_close.empty:
+            return []
+        cached = self.cache.read(tail.tickers, tail.dates[0].date(), tail.dates[-1].date())
+        out = []
+        for t in tail.tickers:
+            for f in ("adj_close", "close"):
+                a = cached.field(f)[t]
+                b = tail.field(f)[t].reindex(a.index)
+                both = a.notna() & b.notna()
+                if both.any() and not np.allclose(a[both], b[both], rtol=_REL_TOL, atol=0.0):
+                    out.append(t)
+                    break
+        return out
+
+
+class transaction:  # noqa: N801 - used like a function: `with transaction(conn):`
+    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self.conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
+
+
+def _select(panel: PricePanel, tickers: Sequence[str]) -> PricePanel:
+    return PricePanel(*(panel.field(f)[list(tickers)] for f in FIELDS))
+
+
+def _marks(items: Sequence[object]) -> str:
+    return ", ".join("?" for _ in items) or "NULL"
+
+
+def _stepper(progress: Progress | None, total: int) -> Callable[[str], None]:
+    done = 0
+
+    def step(label: str) -> None:
+        nonlocal done
+        if progress is not None:
+            progress(done, total, label)
+        done += 1
+
+    return step

@@ -1,0 +1,209 @@
+"""PNG charts for alerts and commands: the basket ratio, and a relative rotation graph.
+
+Drawn with matplotlib's object API on an Agg canvas, never through pyplot: a ``Figure`` made
+this way is not registered in pyplot's global figure list, so it is freed as soon as the
+function returns (no leak in a long-lived bot), and charts can be drawn from worker threads
+(``asyncio.to_thread``) without sharing pyplot's global state. matplotlib is imported inside
+the functions because it is slow to import and only some commands draw.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from bot.core.models import Severity
+from bot.core.signals import Signals, events
+from bot.errors import UsageError
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+SIZE = (8.0, 4.5)  # inches at DPI: 800 x 450 px, a phone-friendly 16:9
+DPI = 100
+_SEVERITY_COLOR = {Severity.SEVERE: "#c62828", Severity.ALERT: "#ef6c00", Severity.INFO: "#1565c0"}
+_QUADRANT_COLOR = {
+    "Leading": "#e8f5e9",
+    "Weakening": "#fffde7",
+    "Lagging": "#ffebee",
+    "Improving": "#e3f2fd",
+}
+
+
+def _label(text: str) -> str:
+    """Return user text safe for a matplotlib label ("$" would start math mode)."""
+    return text.replace("$", r"\$")
+
+
+def _names(signals: Signals) -> tuple[str, str]:
+    a, b = signals.config.baskets[0], signals.config.baskets[1]
+    return a.name.split(" (")[0], b.name.split(" (")[0]
+
+
+def _new_figure() -> Figure:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=SIZE, dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _png(fig: Figure) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    fig.clear()  # drop the artists now rather than at the next garbage collection
+    return buffer.getvalue()
+
+
+def _window(signals: Signals, end: date | None) -> pd.DataFrame:
+    frame = signals.frame.loc[: pd.Timestamp(end)] if end is not None else signals.frame
+    if frame.empty:
+        raise UsageError("no sessions to chart yet")
+    return frame
+
+
+def ratio_chart(signals: Signals, end: date | None = None, days: int = 250) -> bytes:
+    """Return a PNG of the ratio with its moving averages over ``days`` sessions to ``end``.
+
+    Rotation events in the window are marked: up triangles for rotations toward the first
+    (numerator) basket, down triangles toward the second, coloured by severity.
+    """
+    frame = _window(signals, end).tail(days)
+    first, last = pd.Timestamp(frame.index[0]), pd.Timestamp(frame.index[-1])
+    a_name, b_name = _names(signals)
+    p = signals.config.signals
+    fig = _new_figure()
+    ax = fig.add_subplot()
+    ax.plot(frame.index, frame["ratio"], color="#212121", linewidth=1.4, label="ratio")
+    ax.plot(
+        frame.index,
+        frame["ma_short"],
+        color="#1e88e5",
+        linewidth=1.0,
+        label=f"{p.ma_short}-day average",
+    )
+    ax.plot(
+        frame.index,
+        frame["ma_long"],
+        color="#8e24aa",
+        linewidth=1.0,
+        label=f"{p.ma_long}-day average",
+    )
+    _mark_events(ax, signals, frame, first.date(), last.date())
+    ax.set_title(_label(f"{a_name} / {b_name} ratio, {first:%Y-%m-%d} to {last:%Y-%m-%d}"))
+    ax.grid(True, alpha=0.3)
+    _date_axis(ax)
+    return _png(fig)
+
+
+def _mark_events(ax: Any, signals: Signals, frame: pd.DataFrame, start: date, end: date) -> None:
+    """Mark each event on the ratio line; the legend explains shapes and colours once."""
+    from matplotlib.lines import Line2D
+
+    a_key = signals.keys[0]
+    a_name, b_name = _names(signals)
+    seen_up: set[bool] = set()
+    seen_severity: set[Severity] = set()
+    for event in events(signals, start, end):
+        ts = pd.Timestamp(event.date)
+        up = event.to_basket == a_key
+        seen_up.add(up)
+        seen_severity.add(event.severity)
+        ax.scatter(
+            [ts], [frame.loc[ts, "ratio"]], marker="^" if up else "v", s=60, zorder=3,
+            color=_SEVERITY_COLOR[event.severity], edgecolors="white",
+        )  # fmt: skip
+    proxies = [
+        Line2D([], [], linestyle="none", marker="^" if up else "v", color="#757575",
+               label=_label(f"toward {a_name if up else b_name}"))
+        for up in sorted(seen_up, reverse=True)
+    ]  # fmt: skip
+    proxies += [
+        Line2D([], [], linestyle="none", marker="o", color=_SEVERITY_COLOR[s], label=s.value)
+        for s in Severity
+        if s in seen_severity
+    ]
+    handles, _ = ax.get_legend_handles_labels()
+    ax.legend(handles=handles + proxies, loc="best", fontsize=7, ncol=2)
+
+
+def _date_axis(ax: Any) -> None:
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+
+    locator = AutoDateLocator(maxticks=8)  # type: ignore[no-untyped-call]
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
+
+
+def rrg_chart(signals: Signals, end: date | None = None, weeks: int = 8) -> bytes:
+    """Return a PNG of each basket's RS-Ratio vs RS-Momentum against the benchmark.
+
+    One point per week (every 5th session back from ``end``) for the last ``weeks`` weeks;
+    the latest point is the large one.
+    """
+    frame = _window(signals, end)
+    weekly = frame.iloc[::-5].head(weeks + 1).iloc[::-1]
+    fig = _new_figure()
+    ax = fig.add_subplot()
+    points = []
+    for bk, color in zip(signals.config.baskets, ("#e53935", "#1e88e5"), strict=False):
+        tail = weekly[[f"rs_ratio_{bk.key}", f"rs_momentum_{bk.key}"]].dropna()
+        if tail.empty:
+            continue
+        x, y = tail.iloc[:, 0].to_numpy(), tail.iloc[:, 1].to_numpy()
+        points.append(tail.to_numpy())
+        ax.plot(x, y, color=color, linewidth=1.2, marker="o", markersize=3, alpha=0.8)
+        ax.scatter(
+            [x[-1]], [y[-1]], color=color, s=80, zorder=3, label=_label(bk.name.split(" (")[0])
+        )
+    if not points:
+        raise UsageError("not enough history for the relative rotation graph yet")
+    _quadrants(ax, np.concatenate(points))
+    last = pd.Timestamp(weekly.index[-1])
+    bench = signals.config.benchmark.name
+    ax.set_title(_label(f"Relative rotation vs {bench}, {weeks} weeks to {last:%Y-%m-%d}"))
+    ax.set_xlabel("RS-Ratio")
+    ax.set_ylabel("RS-Momentum")
+    # Outside the axes: inside it would hide a quadrant's name or the tails.
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)
+    return _png(fig)
+
+
+def _quadrants(ax: Any, values: np.ndarray) -> None:
+    """Centre the axes on (100, 100), shade the four quadrants and name them."""
+    reach = max(2.0, float(abs(values - 100.0).max()) * 1.15)
+    lo, hi = 100.0 - reach, 100.0 + reach
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(lo, hi)
+    boxes = {
+        "Leading": (100.0, 100.0),
+        "Weakening": (100.0, lo),
+        "Lagging": (lo, lo),
+        "Improving": (lo, 100.0),
+    }
+    for name, (x0, y0) in boxes.items():
+        ax.add_patch(_rectangle(x0, y0, reach, _QUADRANT_COLOR[name]))
+        tx = hi - reach * 0.05 if x0 == 100.0 else lo + reach * 0.05
+        ty = y0 + reach * 0.95 if y0 == 100.0 else y0 + reach * 0.05
+        ax.text(
+            tx,
+            ty,
+            name,
+            ha="right" if x0 == 100.0 else "left",
+            va="top" if y0 == 100.0 else "bottom",
+            fontsize=9,
+            color="#616161",
+        )
+    ax.axhline(100.0, color="#9e9e9e", linewidth=0.8)
+    ax.axvline(100.0, color="#9e9e9e", linewidth=0.8)
+
+
+def _rectangle(x0: float, y0: float, size: float, color: str) -> Any:
+    from matplotlib.patches import Rectangle
+
+    return Rectangle((x0, y0), size, size, facecolor=color, edgecolor="none", zorder=0)
