@@ -53,14 +53,14 @@ def load(folder: Path) -> tuple[Config, PricePanel]:
 
 def bench_one(config: Config, panel: PricePanel, runs: int) -> tuple[MarketData, pd.DataFrame]:
     strategy = strategies.build("rs_momentum")
-    data = market_data(panel, config)
+    data = market_data(panel, config.universe)
     start = data.sessions[data.first_session + strategy.warmup(config.signals)].date()
     end = data.sessions[-1].date()
     years = (end - start).days / 365.25
     print(f"data: {len(data.sessions)} sessions, backtest {start} .. {end} ({years:.1f} years)")
 
     def from_prices() -> object:
-        fresh = market_data(panel, config)
+        fresh = market_data(panel, config.universe)
         return backtest(compute_weights(strategy, fresh), fresh, start, end, SETTINGS)
 
     report(

@@ -29,7 +29,8 @@ def bench_replay() -> None:
     panel = CsvSource(real_prices_or_exit()).fetch(config.tickers, config.data.history_start)
 
     def replay() -> int:
-        return len(events(compute_signals(panel, config), date(2016, 1, 1), date(2025, 12, 31)))
+        signals = compute_signals(panel, config.universe)
+        return len(events(signals, date(2016, 1, 1), date(2025, 12, 31)))
 
     print(f"replay 2016-2025: {replay()} events over {len(panel.dates)} sessions of history")
     report("replay 10 years (signals + events), data loaded", timed(replay, 11), target=1.0)

@@ -16,7 +16,8 @@ Everything else is a bug and is allowed to surface as a traceback.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import difflib
+from collections.abc import Iterable, Sequence
 
 
 class BotError(Exception):
@@ -59,3 +60,9 @@ class StrategyError(BotError):
 
 class NotifyError(BotError):
     """A notifier could not deliver a message."""
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """Return ``", did you mean 'x'?"`` for the closest choice, or ``""`` (for error hints)."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f", did you mean '{close[0]}'?" if close else ""

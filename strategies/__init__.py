@@ -11,13 +11,13 @@ import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
-from bot.config.reader import did_you_mean
-from bot.errors import UsageError
+from bot.errors import UsageError, did_you_mean
 from strategies.base import ParamSpec, Strategy, param_specs
 from strategies.dual_momentum import DualMomentum
 from strategies.rrg import Rrg
 from strategies.rs_momentum import RsMomentum
 from strategies.rs_trend import RsTrend
+from strategies.sector_rotation import SectorRotation
 from strategies.shock_fade import ShockFade
 from strategies.shock_follow import ShockFollow
 
@@ -38,6 +38,7 @@ register(Rrg)
 register(ShockFollow)
 register(ShockFade)
 register(DualMomentum)
+register(SectorRotation)
 
 
 def names() -> list[str]:

@@ -3,13 +3,16 @@
 A strategy is a frozen dataclass whose fields are its parameters (declared with ``param`` so
 the command line can list, parse and check them) and whose class variable ``name`` is the
 registry key. It declares its warm-up (``warmup``: sessions of basket history it needs before
-its weights mean anything) and implements one method, ``grid_weights``: for each of many
-parameter sets at once, the target weights of every session t, from data up to t only.
+its weights mean anything), what it trades (``trades``: ``"pair"``, the default, or
+``"baskets"``) and implements one method, ``grid_weights``: for each of many parameter sets at
+once, the target weights of every session t, from data up to t only.
 
 Weights are fractions of equity per asset, ``(sessions, parameter sets, assets)`` with the
-assets of ``MarketData.assets`` (numerator basket, denominator basket, benchmark); the rest is
-cash. They must be finite, >= 0 and sum to at most 1: the engine turns them into a long/short
-spread when asked. Sessions without a decision yet (warm-up) are cash.
+assets of ``MarketData.assets``: for a pair strategy numerator basket, denominator basket,
+benchmark (``bot.backtest.market.pair_data``); for a basket strategy every configured basket,
+then the benchmark (``basket_data``). The rest is cash. They must be finite, >= 0 and sum to
+at most 1: the engine turns a pair's weights into a long/short spread when asked. Sessions
+without a decision yet (warm-up) are cash.
 """
 
 from __future__ import annotations
@@ -19,16 +22,17 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from functools import cache
-from typing import Any, ClassVar, Self, get_type_hints
+from typing import Any, ClassVar, Literal, Self, get_type_hints
 
 import numpy as np
 import pandas as pd
 
 from bot.backtest.market import MarketData
-from bot.config import SignalsConfig
+from bot.core.params import DetectorParams
 from bot.errors import StrategyError
 
 Array = np.ndarray
+Trades = Literal["pair", "baskets"]
 
 
 def param(
@@ -62,6 +66,8 @@ class Strategy(ABC):
 
     __slots__ = ()
     name: ClassVar[str]
+    trades: ClassVar[Trades] = "pair"
+    """What the strategy's assets are: one pair of baskets, or every configured basket."""
 
     def __post_init__(self) -> None:
         for spec in param_specs(type(self)):
@@ -70,18 +76,13 @@ class Strategy(ABC):
                 raise ValueError(f"{spec.name}: {problem}")
 
     @abstractmethod
-    def warmup(self, params: SignalsConfig) -> int:
+    def warmup(self, params: DetectorParams) -> int:
         """Sessions of basket history needed before the weights are meaningful."""
 
     @classmethod
     @abstractmethod
     def grid_weights(cls, data: MarketData, combos: Sequence[Self]) -> Array:
-        """Return target weights shaped ``(sessions, len(combos), 3)``; row t uses data <= t."""
-
-    def weights(self, data: MarketData) -> pd.DataFrame:
-        """Return this parameter set's target weights (index sessions, columns assets)."""
-        values = type(self).grid_weights(data, [self])[:, 0, :]
-        return pd.DataFrame(values, index=data.sessions, columns=list(data.assets))
+        """Return target weights ``(sessions, len(combos), assets)``; row t uses data <= t."""
 
     def params(self) -> dict[str, object]:
         return {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
@@ -136,6 +137,9 @@ def compute_weights(strategy: Strategy, data: MarketData) -> pd.DataFrame:
 
 def compute_grid(cls: type[Strategy], data: MarketData, combos: Sequence[Strategy]) -> Array:
     """Run ``cls.grid_weights`` and check its output, as ``compute_weights`` does."""
+    if (cls.trades == "pair") != (data.pair is not None):
+        wanted = "a pair of baskets" if cls.trades == "pair" else "every basket"
+        raise StrategyError(f"strategy {cls.name} trades {wanted}, not {', '.join(data.assets)}")
     try:
         values = np.asarray(cls.grid_weights(data, combos), dtype="float64")
     except Exception as exc:
@@ -145,9 +149,17 @@ def compute_grid(cls: type[Strategy], data: MarketData, combos: Sequence[Strateg
         raise StrategyError(f"strategy {cls.name} returned shape {values.shape}, not {expected}")
     if not np.isfinite(values).all():
         raise StrategyError(f"strategy {cls.name} returned NaN or infinite weights")
-    if (values < 0).any() or (values[..., 0] + values[..., 1] + values[..., 2] > 1 + 1e-9).any():
+    if (values < 0).any() or (_total(values) > 1 + 1e-9).any():
         raise StrategyError(f"strategy {cls.name}: weights must be >= 0 and sum to at most 1")
     return values
+
+
+def _total(values: Array) -> Array:
+    """Return ``values.sum(axis=-1)``; numpy reduces a short last axis slowly, so by hand."""
+    out: Array = values[..., 0].copy()
+    for k in range(1, values.shape[-1]):
+        out += values[..., k]
+    return out
 
 
 # -- helpers for vectorised strategies -------------------------------------------------------
@@ -181,7 +193,8 @@ def hysteresis(up: Array, down: Array, confirm: Array) -> Array:
 
 
 def pick_baskets(side: Array, benchmark: Array | None = None) -> Array:
-    """Turn a side per session and combo (+1 numerator, -1 denominator, 0 cash) into weights.
+    """Turn a side per session and combo (+1 numerator, -1 denominator, 0 cash) into weights
+    on the pair's three assets.
 
     ``benchmark`` (same shape, 0 or 1) puts that share into the benchmark instead.
     """

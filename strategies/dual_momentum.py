@@ -23,7 +23,7 @@ from typing import ClassVar, Self
 import numpy as np
 
 from bot.backtest.market import BENCHMARK, MarketData
-from bot.config import SignalsConfig
+from bot.core.params import DetectorParams
 from strategies.base import (
     Array,
     Strategy,
@@ -51,7 +51,7 @@ class DualMomentum(Strategy):
         "cash", "where to go when absolute momentum fails", choices=("cash", "benchmark")
     )
 
-    def warmup(self, params: SignalsConfig) -> int:
+    def warmup(self, params: DetectorParams) -> int:
         return self.lookback
 
     @classmethod

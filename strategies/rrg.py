@@ -29,7 +29,7 @@ from typing import ClassVar, Self
 import numpy as np
 
 from bot.backtest.market import MarketData
-from bot.config import SignalsConfig
+from bot.core.params import DetectorParams
 from bot.core.strength import ROC_SPAN, rrg
 from strategies.base import (
     Array,
@@ -60,7 +60,7 @@ class Rrg(Strategy):
     rule: str = param("quadrant", "how quadrants map to holdings", choices=tuple(RULES))
     confirm: int = param(1, "sessions a quadrant must hold before it counts", minimum=1)
 
-    def warmup(self, params: SignalsConfig) -> int:
+    def warmup(self, params: DetectorParams) -> int:
         # RS-Ratio needs two windows (average, then the spread of the deviation), RS-Momentum a
         # rate of change of it and a third window.
         return 3 * self.window + ROC_SPAN + self.confirm - 4

@@ -23,7 +23,7 @@ from typing import ClassVar, Self
 import numpy as np
 
 from bot.backtest.market import MarketData
-from bot.config import SignalsConfig
+from bot.core.params import DetectorParams
 from strategies.base import (
     Array,
     Strategy,
@@ -46,7 +46,7 @@ class RsMomentum(Strategy):
     rebalance: int = param(21, "sessions between decisions (1 = every session)", minimum=1)
     margin: float = param(0.0, "return gap needed to switch (0.02 = 2 points)", minimum=0.0)
 
-    def warmup(self, params: SignalsConfig) -> int:
+    def warmup(self, params: DetectorParams) -> int:
         return self.lookback
 
     @classmethod

@@ -24,7 +24,7 @@ from typing import ClassVar, Self
 import numpy as np
 
 from bot.backtest.market import MarketData
-from bot.config import SignalsConfig
+from bot.core.params import DetectorParams
 from bot.core.strength import moving_average
 from strategies.base import Array, Strategy, column, hysteresis, param, pick_baskets, unique_index
 
@@ -38,7 +38,7 @@ class RsTrend(Strategy):
     band: float = param(0.02, "distance from the average that counts (0.02 = 2%)", minimum=0.0)
     confirm: int = param(3, "closes in a row beyond the band before switching", minimum=1)
 
-    def warmup(self, params: SignalsConfig) -> int:
+    def warmup(self, params: DetectorParams) -> int:
         return self.window + self.confirm - 2  # the average needs window - 1 more sessions
 
     @classmethod

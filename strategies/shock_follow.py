@@ -23,7 +23,7 @@ from typing import ClassVar, Self
 import numpy as np
 
 from bot.backtest.market import MarketData
-from bot.config import SignalsConfig
+from bot.core.params import DetectorParams
 from strategies.base import Array, Strategy, column, param, pick_baskets
 
 
@@ -36,7 +36,7 @@ class ShockFollow(Strategy):
     hold: int = param(5, "sessions to hold after a shock", minimum=1)
     min_score: float = param(2.5, "shock score that triggers a trade", minimum=0.0)
 
-    def warmup(self, params: SignalsConfig) -> int:
+    def warmup(self, params: DetectorParams) -> int:
         # The detector scales by volatilities it can only measure after this much history.
         return max(params.short_window, params.min_history) + 1
 

@@ -41,7 +41,8 @@ from bot.daemon.scheduler import Daemon
 from bot.data.calendar import sessions as nyse_sessions
 from bot.data.prices import load_prices
 from bot.data.yahoo import YahooSource
-from bot.notify.notifiers import DeliveryLog, Notifier, Part, Sent, TelegramNotifier, Timeouts
+from bot.notify.notifiers import Notifier, Part, Sent, Timeouts
+from bot.notify.telegram import TelegramNotifier
 from bot.store.db import connect
 from tests.fake_telegram import TOKEN, Fail, FakeTelegram, Slow
 from tests.fake_yahoo import FakeYahoo, make_bars
@@ -195,7 +196,6 @@ class Soak:
         inner = TelegramNotifier(
             self.config,
             TOKEN,
-            DeliveryLog(conn),
             timeouts=Timeouts(connect=2, read=1.0, write=2, media_write=2),
             sleep=_no_wait,
         )
@@ -316,6 +316,24 @@ class Outcome:
         conn.close()
         return out
 
+    def outbox(self) -> Counter[tuple[str, str]]:
+        """(kind, status) -> how many outbox rows ended so."""
+        conn = connect(self.config.state.path)
+        rows = conn.execute("SELECT kind, status, COUNT(*) FROM outbox GROUP BY kind, status")
+        found = Counter({(str(k), str(s)): int(n) for k, s, n in rows.fetchall()})
+        conn.close()
+        return found
+
+    def alerts_queued(self) -> set[tuple[int, date]]:
+        """(chat, session) of every alert the outbox delivered (or may have: unconfirmed)."""
+        conn = connect(self.config.state.path)
+        rows = conn.execute(
+            "SELECT chat_id, session FROM outbox "
+            "WHERE kind = 'alert' AND status IN ('sent', 'unconfirmed')"
+        ).fetchall()
+        conn.close()
+        return {(int(c), date.fromisoformat(s)) for c, s in rows}
+
     def alerts_received(self) -> Counter[tuple[int, date]]:
         """(chat, session) -> how many alert headers the fake Telegram received."""
         seen: Counter[tuple[int, date]] = Counter()
@@ -408,6 +426,10 @@ def check(faulty: Outcome, clean: Outcome) -> dict[str, object]:
     assert not doubled, f"alerts delivered twice: {doubled}"
     assert not lost, f"alerts lost: {sorted(lost)}"
     assert set(received) == wanted
+    # The outbox tells the same story: every alert settled, none waiting, none refused.
+    outbox = faulty.outbox()
+    assert {st for _, st in outbox} <= {"sent", "unconfirmed"}, outbox
+    assert {k for k in faulty.alerts_queued() if k[1] in days} == wanted
     notices = Counter(
         (m.chat_id, s) for m in faulty.telegram.messages() for s in incomplete
         if f"Data incomplete · {s}" in m.text
@@ -418,6 +440,7 @@ def check(faulty: Outcome, clean: Outcome) -> dict[str, object]:
         "events": sum(len(e) for e in events.values()),
         "alert sessions": len(alert_days),
         "alerts delivered (chat x session)": len(received),
+        "outbox rows unconfirmed": sum(n for (_, st), n in outbox.items() if st == "unconfirmed"),
         "incomplete sessions (notice, no signal)": len(incomplete),
         "of which planted (data never arrives)": len(incomplete & f.never),
         "crashes and restarts": faulty.soak.crashes,

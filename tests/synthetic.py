@@ -21,12 +21,12 @@ def small_config(**signals: float | int) -> Config:
     """Return a config with two small baskets, benchmark ``BENCH`` and adjusted thresholds."""
     from dataclasses import replace
 
-    from bot.config import BenchmarkConfig, SignalsConfig
+    from bot.config import Benchmark, DetectorParams
 
     return Config(
         baskets=SMALL_BASKETS,
-        benchmark=BenchmarkConfig("BENCH", "Bench"),
-        signals=replace(SignalsConfig(), **signals),  # type: ignore[arg-type]
+        benchmark=Benchmark("BENCH", "Bench"),
+        signals=replace(DetectorParams(), **signals),  # type: ignore[arg-type]
     )
 
 

@@ -8,8 +8,9 @@ a traded asset; the result notes how many). The account opens at the close befor
 session of the window holding what the strategy held then, and pays for that entry on the
 first session.
 
-Money. Weights are fractions of equity per asset (two baskets and the benchmark); the rest is
-cash earning nothing. Long-only weights are >= 0 and sum to at most 1; ``spread=True`` turns a
+Money. Weights are fractions of equity per asset (``MarketData.assets``: a pair's two baskets
+and the benchmark, or every basket and the benchmark); the rest is cash earning nothing.
+Long-only weights are >= 0 and sum to at most 1; ``spread=True`` (pairs only) turns a
 preference for one basket into long that basket and short the other, 100% each. Positions are
 rebalanced to target at every trade time, so drift between trades is traded too (a long/short
 spread pays a little every day). Costs, ``(cost_bps + slippage_bps) / 10_000`` times the
@@ -108,7 +109,10 @@ class Simulation:
 
 
 def as_spread(targets: Array) -> Array:
-    """Turn long-only basket weights into a long/short spread: +w in one, -w in the other."""
+    """Turn long-only basket weights into a long/short spread: +w in one, -w in the other.
+
+    The pair layout only: assets 0 and 1 are the two baskets.
+    """
     out = targets.copy()
     net = targets[..., 0] - targets[..., 1]
     out[..., 0], out[..., 1] = net, -net
@@ -152,7 +156,8 @@ def simulate(targets: Array, mv: Moves, start: int, stop: int, rate: float) -> S
     return Simulation(net, gross, turnover, exposed, trades, wins, at_close)
 
 
-# numpy reduces a short last axis slowly; the assets are at most three, so add them up by hand.
+# numpy reduces a short last axis slowly; the assets are few (a pair and the benchmark, or a
+# handful of baskets), so add them up by hand.
 def _dot(weights: Array, move: Array) -> Array:
     """Return the portfolio move ``sum_k weights[..., k] * move[:, k]``, shape ``(n, paths)``."""
     out = np.zeros(weights.shape[:-1])
@@ -263,6 +268,8 @@ def backtest(
     """Backtest target weights (index sessions, columns ``data.assets``) from start to end."""
     if list(targets.columns) != list(data.assets) or not targets.index.equals(data.sessions):
         raise ValueError("targets must have the sessions of the data and its assets as columns")
+    if settings.spread and data.pair is None:
+        raise UsageError("a long/short spread needs a pair; these data trade every basket")
     first, stop = window(data.sessions, start, end)
     path = targets.to_numpy(dtype="float64")[:, None, :]
     if settings.spread:
@@ -324,35 +331,46 @@ def _trades(
     return frame
 
 
-def benchmark_names(data: MarketData) -> list[str]:
-    a, b = data.keys
-    return [f"hold_{a}", f"hold_{b}", "50_50_rebalanced", data.config.benchmark.ticker]
+Group = tuple[list[str], list[int], Array]
+"""Benchmarks simulated together: names, the assets they need prices of, weights per name."""
+
+
+def benchmark_groups(data: MarketData) -> list[Group]:
+    """A pair: hold each basket and 50/50 rebalanced daily; every basket: their equal-weight
+    mix rebalanced daily. Then the benchmark ticker alone."""
+    eye = np.eye(len(data.assets))
+    n = len(data.baskets)
+    if data.pair is not None:
+        a, b = data.keys
+        names = [f"hold_{a}", f"hold_{b}", "50_50_rebalanced"]
+        first: Group = (names, [0, 1], np.array([eye[0], eye[1], (eye[0] + eye[1]) / 2]))
+    else:
+        first = (["equal_weight"], list(range(n)), eye[:n].mean(axis=0, keepdims=True))
+    return [first, ([data.universe.benchmark.ticker], [n], eye[[n]])]
 
 
 def benchmarks(
     data: MarketData, first: int, stop: int, rate: float
 ) -> tuple[dict[str, Metrics], pd.DataFrame, dict[str, tuple[date, date]]]:
-    """Buy and hold each basket, 50/50 rebalanced daily, and the benchmark ticker.
+    """Run the benchmarks of ``benchmark_groups`` through the same engine and costs.
 
-    Each is run through the same engine and costs, held from the close before the window (or
-    before its first price in the window, when that comes later; a benchmark without two
-    prices in the window is left out).
+    Each is held from the close before the window (or before the first session in the window
+    on which its assets all have prices, when that comes later; a benchmark without two such
+    sessions in the window is left out).
     """
-    names = benchmark_names(data)
+    groups = benchmark_groups(data)
+    names = [name for group, _, _ in groups for name in group]
     known = ~np.isnan(data.returns.to_numpy()[first:stop])
-    groups = [
-        (names[:3], known[:, 0] & known[:, 1], [[1.0, 0, 0], [0, 1.0, 0], [0.5, 0.5, 0]]),
-        (names[3:], known[:, 2], [[0, 0, 1.0]]),
-    ]
     mv = moves(data, Fill.CLOSE)
     curves = np.full((stop - first, len(names)), np.nan)
     metrics: dict[str, Metrics] = {}
     periods: dict[str, tuple[date, date]] = {}
     column = 0
-    for group, available, weights in groups:
+    for group, needs, weights in groups:
+        available = known[:, needs].all(axis=1)
         if available.sum() >= 2:
             lo = first + int(np.argmax(available))
-            path = np.broadcast_to(np.array(weights), (stop, len(weights), 3))
+            path = np.broadcast_to(weights, (stop, *weights.shape))
             sim = simulate(path, mv, lo, stop, rate)
             columns = sim.metrics()
             curves[lo - first :, column : column + len(group)] = np.cumprod(1.0 + sim.net, axis=0)

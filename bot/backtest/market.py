@@ -1,10 +1,18 @@
-"""What a backtest trades: the two baskets and the benchmark as three assets on one session index.
+"""What a backtest trades: baskets and the benchmark as assets on one session index.
 
-Pure: a PricePanel and the Config in, frames out. A basket is traded as one asset, an index
-rebalanced daily exactly as the rotation engine builds it (``bot.core.baskets``: members join
-on their first full day, weights renormalised among members with a price), so backtests and
-alerts read the same series. Costs apply to moves between the assets and cash, not to the
-baskets' internal rebalancing.
+Pure: the core's ``Market`` in, frames out. The basket series are the core's own
+(``bot.core.market.build_market`` is the one place they are built), so a backtest and an
+alert can never read different baskets. A basket is traded as one asset, an index rebalanced
+daily exactly as the core builds it (members join on their first full day, weights
+renormalised among members with a price). Costs apply to moves between the assets and cash,
+not to the baskets' internal rebalancing.
+
+Two layouts of assets:
+
+* a pair (``pair_data``): numerator basket, denominator basket, ``"benchmark"``, the layout
+  of every pair strategy (the engine's long/short spread needs it);
+* every basket (``basket_data``): each basket key in configuration order, then
+  ``"benchmark"``, for strategies that rotate among all of them.
 
 Every series is causal: row t uses prices up to the close of t only.
 """
@@ -17,10 +25,11 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from bot.config import Config, SignalsConfig
-from bot.core.baskets import basket_index, basket_return, basket_returns, member_returns
+from bot.core.baskets import basket_index, basket_return
+from bot.core.market import Market, build_market
 from bot.core.panel import PricePanel
-from bot.core.shock import shock_evidence
+from bot.core.params import DetectorParams, Pair, Universe
+from bot.core.signals import shock_readings
 from bot.errors import DataError
 
 BENCHMARK = "benchmark"
@@ -32,38 +41,58 @@ class MarketData:
     """Inputs of strategies and of the engine.
 
     ``returns`` and ``levels`` are indexed by session (``DatetimeIndex`` named ``date``) with
-    the columns ``assets``: numerator basket key, denominator basket key, ``"benchmark"``.
-    ``returns`` holds simple close-to-close returns (0.01 = +1%), NaN where an asset has no
-    price yet or misses a bar; ``levels`` holds index levels (base 100 on the session before
-    the first return), NaN before that.
+    the columns ``assets``: the traded basket keys, then ``"benchmark"``. ``returns`` holds
+    simple close-to-close returns (0.01 = +1%), NaN where an asset has no price yet or misses
+    a bar; ``levels`` holds index levels (base 100 on the session before the first return),
+    NaN before that. ``pair`` is the traded pair, None when every basket is traded.
 
     Not slotted on purpose: ``shocks`` and ``intraday`` are computed on first use only, so a
     strategy that needs neither does not pay for them.
     """
 
-    config: Config
+    market: Market = field(repr=False)
     returns: pd.DataFrame
     levels: pd.DataFrame
-    member: pd.DataFrame = field(repr=False)  # member returns, one column per ticker
-    panel: PricePanel = field(repr=False)  # the prices read, for the opens
+    pair: Pair | None = None
+
+    @property
+    def universe(self) -> Universe:
+        return self.market.universe
+
+    @property
+    def params(self) -> DetectorParams:
+        return self.market.universe.params
+
+    @property
+    def member(self) -> pd.DataFrame:
+        """Member returns, one column per ticker of the universe."""
+        return self.market.member
+
+    @property
+    def panel(self) -> PricePanel:
+        """The prices read (for the opens)."""
+        return self.market.panel
+
+    @property
+    def assets(self) -> tuple[str, ...]:
+        return tuple(str(c) for c in self.returns.columns)
+
+    @property
+    def baskets(self) -> tuple[str, ...]:
+        """The traded basket keys: every asset but the benchmark, in asset order."""
+        return self.assets[:-1]
 
     @property
     def keys(self) -> tuple[str, str]:
-        return self.config.baskets[0].key, self.config.baskets[1].key
-
-    @property
-    def assets(self) -> tuple[str, str, str]:
-        a, b = self.keys
-        return a, b, BENCHMARK
-
-    @property
-    def params(self) -> SignalsConfig:
-        return self.config.signals
+        """The traded pair's basket keys (numerator, denominator)."""
+        if self.pair is None:
+            raise ValueError("these market data trade every basket, not a pair")
+        return self.pair.keys
 
     @property
     def sessions(self) -> pd.DatetimeIndex:
         index = self.returns.index
-        assert isinstance(index, pd.DatetimeIndex)  # checked by market_data
+        assert isinstance(index, pd.DatetimeIndex)  # checked by build_market
         return index
 
     @property
@@ -74,25 +103,30 @@ class MarketData:
 
     @property
     def first_session(self) -> int:
-        """Position of the first session on which both basket levels are known."""
-        known = self.ratio.notna().to_numpy()
+        """Position of the first session on which every traded basket's level is known."""
+        known = self.levels[list(self.baskets)].notna().all(axis=1).to_numpy()
         if not known.any():
-            raise DataError("the two baskets never have prices on the same session")
+            raise DataError(f"the baskets {', '.join(self.baskets)} never all have prices")
         return int(np.argmax(known))
 
     @cached_property
-    def shocks(self) -> pd.DataFrame:
-        """The detector's shock evidence (columns of ``bot.core.shock.shock_evidence``).
+    def reference(self) -> pd.Series:
+        """Index level of the benchmark relative strength is measured against.
 
-        Built from the same inputs as ``bot.core.signals.compute_signals``, so a shock here is a
-        shock in the alerts (a unit test holds the two equal).
+        The benchmark where it has a return, else the equal-weight mean of the traded
+        baskets' members: the core's fallback (``Market.benchmark_for``), so a late-listing
+        benchmark does not leave the early years without a reference.
         """
-        config = self.config
-        a, b = self.keys
-        fallback = self.member[list(config.basket_tickers)].mean(axis=1)
-        bench = self.member[config.benchmark.ticker].fillna(fallback)
-        members = {bk.key: bk.tickers for bk in config.baskets}
-        return shock_evidence(self.member, members, self.returns[[a, b]], bench, config.signals)
+        tickers = tuple(dict.fromkeys(t for k in self.baskets for t in self._members(k)))
+        return basket_index(self.market.benchmark_for(tickers))
+
+    @cached_property
+    def shocks(self) -> pd.DataFrame:
+        """The pair's shock evidence and ``eligible``: ``bot.core.signals.shock_readings``,
+        the very readings the alerts use."""
+        if self.pair is None:
+            raise ValueError("shocks are read on a pair; these market data trade every basket")
+        return shock_readings(self.market, self.pair)
 
     @cached_property
     def intraday(self) -> pd.DataFrame:
@@ -102,41 +136,47 @@ class MarketData:
         gap ``(1 + r) / (1 + g) - 1``, with ``g`` the weighted gap of its members: exact for a
         basket rebalanced at the close and left to drift through the open.
         """
-        tickers = list(self.config.tickers)
+        tickers = list(self.universe.tickers)
         member_intraday = self.panel.close[tickers] / self.panel.open[tickers] - 1.0
         member_gap = (1.0 + self.member) / (1.0 + member_intraday) - 1.0
         lacking = self.member.notna() & member_gap.isna()
         out = {}
-        for bk in self.config.baskets:
-            tickers = list(bk.tickers)
-            gap = basket_return(member_gap, bk.weight_map())
-            gap = gap.where(~lacking[tickers].any(axis=1))
-            out[bk.key] = (1.0 + self.returns[bk.key]) / (1.0 + gap) - 1.0
-        ticker = self.config.benchmark.ticker
+        for key in self.baskets:
+            basket = self.universe.basket(key)
+            gap = basket_return(member_gap, basket.weight_map())
+            gap = gap.where(~lacking[list(basket.tickers)].any(axis=1))
+            out[key] = (1.0 + self.returns[key]) / (1.0 + gap) - 1.0
+        ticker = self.universe.benchmark.ticker
         out[BENCHMARK] = member_intraday[ticker].where(self.member[ticker].notna())
         return pd.DataFrame(out, index=self.returns.index)[list(self.assets)]
 
-
-def market_data(panel: PricePanel, config: Config) -> MarketData:
-    """Build the backtest inputs of ``panel`` for the configured baskets and benchmark."""
-    _check(panel, config)
-    tickers = list(config.tickers)
-    member = member_returns(panel.adj_close[tickers])
-    a, b = (bk.key for bk in config.baskets)
-    frame = basket_returns(member, [(bk.key, bk.weight_map()) for bk in config.baskets])
-    frame[BENCHMARK] = member[config.benchmark.ticker]
-    levels = pd.DataFrame({k: basket_index(frame[k]) for k in (a, b, BENCHMARK)})
-    return MarketData(config=config, returns=frame, levels=levels, member=member, panel=panel)
+    def _members(self, key: str) -> tuple[str, ...]:
+        return self.universe.basket(key).tickers
 
 
-def _check(panel: PricePanel, config: Config) -> None:
-    index = panel.adj_close.index
-    if not isinstance(index, pd.DatetimeIndex) or not index.is_monotonic_increasing:
-        raise DataError("prices must be indexed by sorted session dates")
-    if not index.is_unique:
-        raise DataError("price dates must be unique")
-    absent = [t for t in config.tickers if t not in panel.adj_close.columns]
-    if absent:
-        raise DataError(f"no prices for {', '.join(absent)}")
-    if BENCHMARK in (bk.key for bk in config.baskets):
+def pair_data(market: Market, pair: Pair) -> MarketData:
+    """Assets numerator, denominator, benchmark: what every pair strategy trades."""
+    return _assets(market, pair.keys, pair)
+
+
+def basket_data(market: Market) -> MarketData:
+    """Every basket of the universe (configuration order), then the benchmark."""
+    return _assets(market, tuple(b.key for b in market.universe.baskets), None)
+
+
+def market_data(panel: PricePanel, universe: Universe, pair: Pair | None = None) -> MarketData:
+    """Build the market once and return the assets of ``pair`` (default: the first pair)."""
+    return pair_data(build_market(panel, universe), pair or universe.pairs[0])
+
+
+def _assets(market: Market, keys: tuple[str, ...], pair: Pair | None) -> MarketData:
+    if BENCHMARK in keys:
         raise DataError(f"a basket may not be called {BENCHMARK!r} in backtests")
+    unknown = [k for k in keys if k not in market.baskets.columns]
+    if unknown:
+        raise DataError(f"no basket called {', '.join(unknown)}")
+    returns = market.baskets[list(keys)].copy()
+    returns[BENCHMARK] = market.benchmark
+    levels = market.levels[list(keys)].copy()
+    levels[BENCHMARK] = basket_index(market.benchmark)
+    return MarketData(market=market, returns=returns, levels=levels, pair=pair)

@@ -1,26 +1,17 @@
-"""Render backtest results: metric tables as text, PNG charts and a self-contained HTML page.
+"""What a backtest report says: metric tables, JSON payloads, and their text rendering.
 
-Pure: results in, strings and bytes out (the command writes the files). matplotlib is
-imported only when a chart is drawn, and only its object-oriented API is used (no pyplot), so
-nothing here needs a display or changes a global backend.
+Pure: results in, dicts and strings out (the command prints or writes them). The PNG charts
+and the HTML page are drawn from these in ``bot.render.report``.
 """
 
 from __future__ import annotations
 
-import base64
-import html
-import io
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from bot.backtest.engine import BacktestResult
-from bot.backtest.metrics import drawdowns
-
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
+from bot.backtest.market import MarketData
 
 # key, label, format: the order of every metric table.
 ROWS = (
@@ -37,7 +28,6 @@ ROWS = (
     ("trades", "trades", "{:d}"),
     ("win_rate", "win rate", "{:.0%}"),
 )
-COLORS = {"position_a": "#2a9d8f", "position_b": "#e76f51", "benchmark": "#8d99ae"}
 
 
 Figures = Mapping[str, object]
@@ -75,8 +65,8 @@ def render_sweep(payload: Mapping[str, object], top: int) -> str:
         for r in results[:top]
     ]
     lines = [
-        f"{payload['strategy']}: {payload['combinations']} combinations, "
-        f"{payload['start']} .. {payload['end']}, ranked by {payload['rank_by']}",
+        f"{payload['strategy']} on {traded_label(payload)}: {payload['combinations']} "
+        f"combinations, {payload['start']} .. {payload['end']}, ranked by {payload['rank_by']}",
         text_table(header, rows),
     ]
     walk = payload.get("walk_forward")
@@ -123,9 +113,13 @@ def render_study(payload: Mapping[str, object]) -> str:
     """Render the JSON payload of ``rotabot study`` as text."""
     rows = payload["rows"]
     assert isinstance(rows, list)
-    header = ["kind", "severity", "horizon", "count", "mean", "hit rate", "t-stat", "verdict"]
+    header = [
+        *("pair", "kind", "severity", "horizon", "count"),
+        *("mean", "hit rate", "t-stat", "verdict"),
+    ]
     table = [
         [
+            r["pair"],
             r["kind"],
             r["severity"],
             str(r["horizon"]),
@@ -137,15 +131,85 @@ def render_study(payload: Mapping[str, object]) -> str:
         ]
         for r in rows
     ]
+    pairs = payload["pairs"]
+    assert isinstance(pairs, list)
     return "\n".join(
         [
-            f"{payload['events']} event(s) from {payload['start']} to {payload['end']}; forward "
-            "spread return = the 'to' basket minus the 'from' basket after the event's close",
+            f"{payload['events']} event(s) on {', '.join(pairs)} from {payload['start']} to "
+            f"{payload['end']}; forward spread return = the 'to' basket minus the 'from' "
+            "basket after the event's close",
             text_table(header, table),
             "continuation / reversal: |t| >= 2; overlapping windows of close events make long "
             "horizons look more significant than they are",
         ]
     )
+
+
+def traded(data: MarketData) -> dict[str, object]:
+    """What a backtest traded, for its JSON: the pair (None for every basket) and the assets."""
+    return {"pair": data.pair.key if data.pair else None, "assets": list(data.assets)}
+
+
+def traded_label(payload: Mapping[str, object]) -> str:
+    """Name what was traded: the pair ("chips/platforms"), or the baskets rotated among."""
+    if payload.get("pair"):
+        return str(payload["pair"])
+    assets = payload.get("assets")
+    baskets = [str(a) for a in assets[:-1]] if isinstance(assets, list) else []
+    return "baskets " + ", ".join(baskets)
+
+
+def backtest_json(
+    name: str, params: Mapping[str, object], data: MarketData, result: BacktestResult
+) -> dict[str, object]:
+    """The ``rotabot backtest --format json`` payload of one backtest."""
+    settings = result.settings
+    index = result.equity.index
+    return {
+        "strategy": name,
+        **traded(data),
+        "params": dict(params),
+        "start": index[0].date().isoformat(),
+        "end": index[-1].date().isoformat(),
+        "settings": {
+            "fill": settings.fill.value,
+            "cost_bps": settings.cost_bps,
+            "slippage_bps": settings.slippage_bps,
+            "mode": "spread" if settings.spread else "long",
+        },
+        "metrics": result.metrics.to_json(),
+        "benchmarks": {n: m.to_json() for n, m in result.benchmarks.items()},
+        "benchmark_periods": {
+            n: {"start": lo.isoformat(), "end": hi.isoformat()}
+            for n, (lo, hi) in result.benchmark_periods.items()
+        },
+        "final_equity": round(float(result.equity.iloc[-1]), 8),
+        "notes": list(result.notes),
+    }
+
+
+def render_backtest(heading: str, result: BacktestResult) -> str:
+    """Render one backtest as text: heading, settings, metrics against the benchmarks."""
+    s = result.settings
+    start = result.equity.index[0].date()
+    lines = [
+        heading,
+        f"fill {s.fill.value}, costs {s.cost_bps:g} + slippage {s.slippage_bps:g} bps of "
+        f"turnover, {'long/short spread' if s.spread else 'long only'}",
+        "",
+        text_table(*metrics_table(figures(result))),
+    ]
+    for name, (lo, _) in result.benchmark_periods.items():
+        if lo > start:
+            lines.append(f"note: {name} has prices from {lo} only; its column starts there")
+    lines += [f"note: {n}" for n in result.notes]
+    return "\n".join(lines)
+
+
+def figures(result: BacktestResult) -> dict[str, Figures]:
+    """The strategy's and every benchmark's metrics in their JSON form, strategy first."""
+    named = {"strategy": result.metrics, **result.benchmarks}
+    return {name: m.to_json() for name, m in named.items()}
 
 
 def text_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -158,116 +222,3 @@ def text_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
         cells = [r[0].ljust(widths[0]), *rest]
         lines.append("  ".join(cells).rstrip())
     return "\n".join(lines)
-
-
-def charts(result: BacktestResult, ratio: pd.Series, keys: tuple[str, str]) -> dict[str, bytes]:
-    """Return PNG charts: equity against the benchmarks, drawdown, the ratio with positions."""
-    # The object-oriented API needs no pyplot, so no global backend is chosen or changed.
-    from matplotlib.figure import Figure
-
-    out = {}
-    fig = Figure(figsize=(10, 4.5))
-    ax = fig.subplots()
-    for name, curve in result.benchmark_equity.items():
-        ax.plot(curve.index, curve.to_numpy(), lw=0.9, alpha=0.7, label=str(name))
-    ax.plot(result.equity.index, result.equity.to_numpy(), lw=1.6, color="black", label="strategy")
-    ax.set_yscale("log")
-    ax.set_title("Equity (log scale, 1.0 = start, net of costs)")
-    ax.legend(loc="upper left", fontsize=8)
-    out["equity.png"] = _png(fig)
-
-    fig = Figure(figsize=(10, 3))
-    ax = fig.subplots()
-    dd = drawdowns(result.returns.to_numpy())
-    ax.fill_between(result.returns.index, dd, 0.0, color="#c0392b", alpha=0.5)
-    ax.set_title("Drawdown of the strategy")
-    ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
-    out["drawdown.png"] = _png(fig)
-
-    out["ratio.png"] = _ratio_chart(result, ratio.loc[result.equity.index], keys, Figure)
-    return out
-
-
-def _ratio_chart(
-    result: BacktestResult, ratio: pd.Series, keys: tuple[str, str], figure: type[Figure]
-) -> bytes:
-    fig = figure(figsize=(10, 4))
-    ax = fig.subplots()
-    ax.plot(ratio.index, ratio.to_numpy(), color="black", lw=1.0)
-    a, b = keys
-    weights = result.weights
-    band = ax.get_xaxis_transform()
-    for key, label, color in (
-        (a, f"long {a}", COLORS["position_a"]),
-        (b, f"long {b}", COLORS["position_b"]),
-        (weights.columns[2], "benchmark", COLORS["benchmark"]),
-    ):
-        held = (weights[key] > 0).to_numpy()
-        ax.fill_between(
-            weights.index,
-            0,
-            1,
-            where=held,
-            transform=band,
-            color=color,
-            alpha=0.2,
-            step="mid",
-            label=label,
-            lw=0,
-        )
-    ax.set_title(f"Ratio {a}/{b} with the positions held")
-    ax.legend(loc="upper left", fontsize=8)
-    return _png(fig)
-
-
-def _png(fig: Figure) -> bytes:
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100)
-    return buffer.getvalue()
-
-
-def html_report(
-    title: str,
-    facts: Mapping[str, str],
-    result: BacktestResult,
-    images: Mapping[str, bytes],
-) -> str:
-    """Return one HTML page with everything inline (tables, charts as data URIs, trades)."""
-    named = {"strategy": result.metrics, **result.benchmarks}
-    header, rows = metrics_table({k: m.to_json() for k, m in named.items()})
-    parts = [
-        f"<h1>{html.escape(title)}</h1>",
-        _html_table(["", ""], [[k, v] for k, v in facts.items()]),
-        "<h2>Metrics</h2>",
-        _html_table(header, rows),
-    ]
-    parts += [f"<p class=note>{html.escape(n)}</p>" for n in result.notes]
-    for name, png in images.items():
-        data = base64.b64encode(png).decode("ascii")
-        parts.append(f'<img alt="{html.escape(name)}" src="data:image/png;base64,{data}">')
-    trades = result.trades.copy()
-    trades["date"] = trades["date"].dt.strftime("%Y-%m-%d")
-    trades["decided"] = trades["decided"].dt.strftime("%Y-%m-%d")
-    parts.append(f"<h2>Trades ({len(trades)})</h2>")
-    parts.append(trades.to_html(index=False, float_format=lambda v: f"{v:.4f}", border=0))
-    style = (
-        "body{font-family:system-ui,sans-serif;max-width:1040px;margin:2em auto;color:#222}"
-        "table{border-collapse:collapse;margin:1em 0}td,th{padding:2px 10px;text-align:right}"
-        "td:first-child,th:first-child{text-align:left}tr:nth-child(even){background:#f4f4f4}"
-        "img{max-width:100%;display:block;margin:1em 0}.note{color:#a05a00}"
-    )
-    body = "\n".join(parts)
-    return (
-        f"<!doctype html>\n<html lang=en><head><meta charset=utf-8>"
-        f"<title>{html.escape(title)}</title><style>{style}</style></head>"
-        f"<body>\n{body}\n</body></html>\n"
-    )
-
-
-def _html_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"

@@ -3,8 +3,10 @@
 For an event on session t that says money moved from basket ``from`` to basket ``to``, the
 forward spread return over h sessions is measured from the close of t (when the alert is
 sent): ``to``'s return over t..t+h minus ``from``'s. Positive means the rotation continued,
-negative that it reversed. Per event kind and severity (and per kind over all severities)
-the study reports count, mean, hit rate (share positive) and the t-statistic of the mean.
+negative that it reversed. Per pair, event kind and severity (and per kind over all
+severities) the study reports count, mean, hit rate (share positive) and the t-statistic of
+the mean. Each pair's events are measured on its own two baskets' index levels (the core's,
+``bot.core.market``), so pairs never mix.
 
 Forward windows of events closer together than h sessions overlap, which makes the
 t-statistics of long horizons look stronger than they are; the command says so.
@@ -36,6 +38,7 @@ class StudyRow:
     mean: float
     hit_rate: float
     t_stat: float
+    pair: str = ""  # the pair the events were found on ("chips/platforms")
 
     @property
     def verdict(self) -> str:
@@ -52,6 +55,7 @@ class StudyRow:
             return None if np.isnan(v) else round(v, 8)
 
         return {
+            "pair": self.pair,
             "kind": self.kind,
             "severity": self.severity,
             "horizon": self.horizon,
@@ -87,30 +91,48 @@ def forward_spreads(
 
 
 def event_study(
-    found: Sequence[RotationEvent], levels: pd.DataFrame, horizons: Sequence[int] = HORIZONS
+    found: Sequence[RotationEvent],
+    levels: pd.DataFrame,
+    horizons: Sequence[int] = HORIZONS,
+    pairs: Sequence[str] | None = None,
 ) -> list[StudyRow]:
-    """Return one row per (kind, severity or "all", horizon), kinds and severities in order."""
+    """Return one row per (pair, kind, severity or "all", horizon), each group in order.
+
+    ``pairs`` orders the pairs (default: as they first appear in ``found``); ``levels`` holds
+    the index levels of every basket an event names.
+    """
     spreads = forward_spreads(found, levels, horizons)
+    order = list(pairs) if pairs is not None else list(dict.fromkeys(e.pair for e in found))
+    rows = []
+    for pair in order:
+        mine = np.array([e.pair == pair for e in found], dtype=bool)
+        chosen = [e for e, m in zip(found, mine, strict=True) if m]
+        rows += _pair_rows(pair, chosen, spreads[mine], horizons)
+    return rows
+
+
+def _pair_rows(
+    pair: str, found: Sequence[RotationEvent], spreads: np.ndarray, horizons: Sequence[int]
+) -> list[StudyRow]:
     kinds = sorted({e.kind for e in found}, key=lambda k: (k != "shock", k))
     rows = []
     for kind in kinds:
-        groups = [s.value for s in Severity] + ["all"]
-        for severity in groups:
+        for severity in [s.value for s in Severity] + ["all"]:
             mask = np.array(
                 [e.kind == kind and severity in ("all", e.severity.value) for e in found]
             )
             if not mask.any():
                 continue
             for j, h in enumerate(horizons):
-                rows.append(_row(kind, severity, h, spreads[mask, j]))
+                rows.append(_row(pair, kind, severity, h, spreads[mask, j]))
     return rows
 
 
-def _row(kind: str, severity: str, horizon: int, values: np.ndarray) -> StudyRow:
+def _row(pair: str, kind: str, severity: str, horizon: int, values: np.ndarray) -> StudyRow:
     values = values[~np.isnan(values)]
     n = len(values)
     mean = float(values.mean()) if n else np.nan
     hit = float((values > 0).mean()) if n else np.nan
     std = float(values.std(ddof=1)) if n > 1 else np.nan
     t_stat = mean / (std / np.sqrt(n)) if n > 1 and std > 0 else np.nan
-    return StudyRow(kind, severity, horizon, n, mean, hit, float(t_stat))
+    return StudyRow(kind, severity, horizon, n, mean, hit, float(t_stat), pair)

@@ -30,7 +30,6 @@ WeightsFor = Callable[[Sequence[int]], Array]
 """Target weights ``(sessions, len(indices), assets)`` of the combinations at ``indices``."""
 Progress = Callable[[int, int], None]
 
-RANKABLE = ("sharpe", "sortino", "cagr", "calmar", "total_return", "max_drawdown")
 """Metrics a sweep can rank by; higher is better for each (drawdowns are negative)."""
 
 

@@ -1,8 +1,9 @@
 """``rotabot backtest``, ``sweep``, ``study`` and ``strategies``: the backtesting commands.
 
-Parse and check the arguments first (a typo fails before any price is read), then load the
-prices once, build the market data and hand over to the pure core (``bot.backtest.engine``,
-``sweep``, ``study``); this module only formats and writes.
+Parse and check the arguments first (a typo or an unknown pair fails before any price is
+read), then load the prices once, build the core's market (``bot.core.market``) and the
+assets the strategy trades (a pair, or every basket), and hand over to the pure core
+(``bot.backtest.engine``, ``sweep``, ``study``); this module only formats and writes.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,25 +20,34 @@ from pathlib import Path
 import numpy as np
 
 import strategies
-from bot.backtest.engine import BacktestResult, Fill, Settings, backtest, moves, window
-from bot.backtest.market import MarketData, market_data
+from bot.backtest.engine import BacktestResult, Fill, Moves, Settings, backtest, moves, window
+from bot.backtest.market import MarketData, basket_data, pair_data
 from bot.backtest.metrics import Metrics
 from bot.backtest.report import (
-    charts,
-    html_report,
-    metrics_table,
+    backtest_json,
+    render_backtest,
     render_study,
     render_sweep,
-    text_table,
+    traded,
+    traded_label,
 )
-from bot.backtest.sweep import SweepResult, WalkForward, fold_windows, sweep, walk_forward
-from bot.cli.signal import check_range
-from bot.config import Config
+from bot.backtest.sweep import (
+    SweepResult,
+    WalkForward,
+    WeightsFor,
+    fold_windows,
+    sweep,
+    walk_forward,
+)
+from bot.cli.backtest_args import pairs, parse_horizons, parse_walk_forward
+from bot.cli.pairs import chosen_pair
+from bot.config import Config, Pair
+from bot.core.market import build_market
+from bot.core.panel import PricePanel
 from bot.data.prices import load_prices
+from bot.data.sessions import check_range
 from bot.errors import UsageError
 from strategies.base import Strategy, compute_grid, compute_weights, param_specs
-
-SESSIONS_PER = {"": 1, "w": 5, "m": 21, "y": 252}
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,18 +69,18 @@ class Span:
 
 def run_backtest(args: argparse.Namespace, config: Config) -> int:
     strategy = strategies.build(args.strategy, pairs(args.param, "--param"))
-    settings = settings_of(args)
-    span = prepare(config, args.start, args.end, strategy.warmup(config.signals), strategy.name)
-    result = backtest(
-        compute_weights(strategy, span.data), span.data, span.start, span.end, settings
-    )
-    payload = backtest_json(strategy, span, result)
+    settings = settings_of(args, type(strategy))
+    span = prepare(config, args, strategy.warmup(config.signals), type(strategy))
+    data = span.data
+    result = backtest(compute_weights(strategy, data), data, span.start, span.end, settings)
+    payload = backtest_json(strategy.name, strategy.params(), data, result)
     if args.report:
         write_report(Path(args.report), strategy, span, result, payload)
     if args.format == "json":
         print(json.dumps(payload, ensure_ascii=False))
     else:
-        print(render_backtest(strategy, span, result))
+        heading = f"{describe(strategy)} {span.start} .. {span.end} on {traded_label(payload)}"
+        print(render_backtest(heading, result))
     return 0
 
 
@@ -81,32 +90,19 @@ def run_sweep(args: argparse.Namespace, config: Config) -> int:
         for key, text in pairs(args.grid, "--grid").items()
     }
     combos = strategies.build_grid(args.strategy, grid, pairs(args.param, "--param"))
-    settings = settings_of(args)
+    cls = type(combos[0])
+    settings = settings_of(args, cls)
     wf = parse_walk_forward(args.walk_forward) if args.walk_forward else None
     warmup = max(c.warmup(config.signals) for c in combos)
-    span = prepare(config, args.start, args.end, warmup, args.strategy)
-    cls, data = type(combos[0]), span.data
+    span = prepare(config, args, warmup, cls)
+    data = span.data
     windows = fold_windows((span.first, span.stop), *wf) if wf else None
 
     def weights_for(indices: Sequence[int]) -> np.ndarray:
         return compute_grid(cls, data, [combos[i] for i in indices])
 
-    from bot.cli.prices import ProgressBar
-
-    bar = ProgressBar()
     mv = moves(data, settings.fill)
-    try:
-        result = sweep(
-            weights_for,
-            len(combos),
-            mv,
-            (span.first, span.stop),
-            settings,
-            workers=_workers(),
-            progress=lambda d, t: bar(d, t, "combinations"),
-        )
-    finally:
-        bar.close()
+    result = _sweep_with_progress(weights_for, len(combos), mv, span, settings)
     payload = sweep_json(args, combos, grid, span, result)
     if windows:
         walk = walk_forward(weights_for, result, mv, windows, settings, args.rank_by, span.first)
@@ -118,25 +114,43 @@ def run_sweep(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def _sweep_with_progress(
+    weights_for: WeightsFor, combos: int, mv: Moves, span: Span, settings: Settings
+) -> SweepResult:
+    from bot.cli.prices import ProgressBar
+
+    bar = ProgressBar()
+    try:
+        return sweep(
+            weights_for,
+            combos,
+            mv,
+            (span.first, span.stop),
+            settings,
+            workers=_workers(),
+            progress=lambda d, t: bar(d, t, "combinations"),
+        )
+    finally:
+        bar.close()
+
+
 def run_study(args: argparse.Namespace, config: Config) -> int:
     from bot.backtest.study import event_study
     from bot.core.signals import compute_signals, events
 
     horizons = parse_horizons(args.horizons)
-    if args.start and args.end and args.start > args.end:
-        raise UsageError(f"--start {args.start} is after --end {args.end}")
-    panel = load_prices(config)
-    if len(panel.dates) == 0:
-        raise UsageError("no prices at all: run `rotabot prices update` or check --prices-dir")
+    pair = chosen_pair(config, args.pair)
+    chosen = [pair] if pair else list(config.pairs)
+    panel = load_checked(config, args.start, args.end)
     start = args.start or panel.dates[0].date()
     end = args.end or panel.dates[-1].date()
-    check_range(panel, start, end)
-    signals = compute_signals(panel.upto(end), config)
+    signals = compute_signals(panel.upto(end), config.universe, chosen)
     found = events(signals, start, end)
-    a, b = signals.keys
-    levels = signals.frame[[f"index_{a}", f"index_{b}"]].set_axis([a, b], axis=1)
-    rows = event_study(found, levels, horizons)
+    keys = [p.key for p in chosen]
+    # Every event is measured on the core's levels of its own two baskets.
+    rows = event_study(found, signals.market.levels, horizons, keys)
     payload = {
+        "pairs": keys,
         "start": start.isoformat(),
         "end": end.isoformat(),
         "horizons": list(horizons),
@@ -157,6 +171,7 @@ def run_strategies(args: argparse.Namespace, config: Config) -> int:
             {
                 "name": cls.name,
                 "summary": _summary(cls),
+                "trades": cls.trades,
                 "params": [
                     {"name": s.name, "type": s.kind.__name__, "default": s.default, "help": s.help}
                     | ({"choices": list(s.choices)} if s.choices else {})
@@ -168,11 +183,12 @@ def run_strategies(args: argparse.Namespace, config: Config) -> int:
         print(json.dumps(listing, ensure_ascii=False))
         return 0
     for cls in classes:
-        print(f"{cls.name}: {_summary(cls)}")
+        every = " (rotates among every basket)" if cls.trades == "baskets" else ""
+        print(f"{cls.name}: {_summary(cls)}{every}")
         for s in param_specs(cls):
             choices = f" [{' | '.join(s.choices)}]" if s.choices else ""
             print(f"    {s.name}={s.default}{choices}  {s.help}")
-    print("use: rotabot backtest --strategy NAME [--param KEY=VALUE ...]")
+    print("use: rotabot backtest --strategy NAME [--param KEY=VALUE ...] [--pair A/B]")
     return 0
 
 
@@ -184,21 +200,9 @@ def _summary(cls: type[Strategy]) -> str:
 # -- arguments ----------------------------------------------------------------------------
 
 
-def pairs(items: Sequence[str], option: str) -> dict[str, str]:
-    """Parse repeated KEY=VALUE options into a dict; UsageError on a malformed or repeated one."""
-    out: dict[str, str] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        key = key.strip()
-        if not sep or not key or not value.strip():
-            raise UsageError(f"{option} {item!r}: expected KEY=VALUE")
-        if key in out:
-            raise UsageError(f"{option} {key} is given twice")
-        out[key] = value
-    return out
-
-
-def settings_of(args: argparse.Namespace) -> Settings:
+def settings_of(args: argparse.Namespace, cls: type[Strategy]) -> Settings:
+    if args.mode == "spread" and cls.trades != "pair":
+        raise UsageError(f"--mode spread needs a pair; {cls.name} rotates among every basket")
     return Settings(
         fill=Fill(args.fill),
         cost_bps=args.cost_bps,
@@ -207,35 +211,36 @@ def settings_of(args: argparse.Namespace) -> Settings:
     )
 
 
-def parse_walk_forward(text: str) -> tuple[int, int]:
-    """Parse ``TRAIN:TEST`` in sessions, each optionally with a unit: 756:252, 3y:1y, 18m:6m."""
-    m = re.fullmatch(r"\s*(\d+)\s*([ymw]?)\s*:\s*(\d+)\s*([ymw]?)\s*", text.lower())
-    if not m:
-        raise UsageError(f"--walk-forward {text!r}: expected TRAIN:TEST such as 3y:1y or 756:252")
-    train = int(m[1]) * SESSIONS_PER[m[2]]
-    test = int(m[3]) * SESSIONS_PER[m[4]]
-    return train, test
+def traded_pair(config: Config, text: str | None, cls: type[Strategy]) -> Pair | None:
+    """The pair a pair strategy trades (default: the first configured); None for baskets."""
+    if cls.trades == "baskets":
+        if text:
+            raise UsageError(f"--pair does not apply: {cls.name} rotates among every basket")
+        return None
+    return chosen_pair(config, text) or config.pairs[0]
 
 
-def parse_horizons(text: str) -> tuple[int, ...]:
-    try:
-        horizons = tuple(int(h) for h in text.split(",") if h.strip())
-    except ValueError:
-        raise UsageError(f"--horizons {text!r}: expected whole numbers like 1,5,20") from None
-    if not horizons or min(horizons) < 1:
-        raise UsageError(f"--horizons {text!r}: give sessions of 1 or more")
-    return horizons
-
-
-def prepare(config: Config, start: date | None, end: date | None, warmup: int, who: str) -> Span:
-    """Load the prices and place the window, after the strategy's warm-up."""
+def load_checked(config: Config, start: date | None, end: date | None) -> PricePanel:
+    """Load the prices; UsageError when the dates are reversed or outside the data."""
     if start and end and start > end:
         raise UsageError(f"--start {start} is after --end {end}")
     panel = load_prices(config)
     if len(panel.dates) == 0:
         raise UsageError("no prices at all: run `rotabot prices update` or check --prices-dir")
     check_range(panel, start or panel.dates[0].date(), end or panel.dates[-1].date())
-    data = market_data(panel, config)
+    return panel
+
+
+def prepare(config: Config, args: argparse.Namespace, warmup: int, cls: type[Strategy]) -> Span:
+    """Load the prices, build what ``cls`` trades and place the window after its warm-up."""
+    pair = traded_pair(config, args.pair, cls)
+    market = build_market(load_checked(config, args.start, args.end), config.universe)
+    data = pair_data(market, pair) if pair else basket_data(market)
+    return place(data, args.start, args.end, warmup, cls.name)
+
+
+def place(data: MarketData, start: date | None, end: date | None, warmup: int, who: str) -> Span:
+    """Return the window from ``start`` (default: the end of the warm-up) to ``end``."""
     ready = data.first_session + warmup
     sessions = data.sessions
     if ready >= len(sessions) - 1:
@@ -260,59 +265,16 @@ def _workers() -> int:
 # -- output -------------------------------------------------------------------------------
 
 
-def backtest_json(strategy: Strategy, span: Span, result: BacktestResult) -> dict[str, object]:
-    settings = result.settings
-    return {
-        "strategy": strategy.name,
-        "params": strategy.params(),
-        "start": span.start.isoformat(),
-        "end": span.end.isoformat(),
-        "settings": {
-            "fill": settings.fill.value,
-            "cost_bps": settings.cost_bps,
-            "slippage_bps": settings.slippage_bps,
-            "mode": "spread" if settings.spread else "long",
-        },
-        "metrics": result.metrics.to_json(),
-        "benchmarks": {name: m.to_json() for name, m in result.benchmarks.items()},
-        "benchmark_periods": {
-            name: {"start": lo.isoformat(), "end": hi.isoformat()}
-            for name, (lo, hi) in result.benchmark_periods.items()
-        },
-        "final_equity": round(float(result.equity.iloc[-1]), 8),
-        "notes": list(result.notes),
-    }
-
-
 def describe(strategy: Strategy) -> str:
     """Return ``name (key=value, ...)``."""
     return f"{strategy.name} ({', '.join(f'{k}={v}' for k, v in strategy.params().items())})"
 
 
-def render_backtest(strategy: Strategy, span: Span, result: BacktestResult) -> str:
-    s = result.settings
-    lines = [
-        f"{describe(strategy)} {span.start} .. {span.end}",
-        f"fill {s.fill.value}, costs {s.cost_bps:g} + slippage {s.slippage_bps:g} bps of "
-        f"turnover, {'long/short spread' if s.spread else 'long only'}",
-        "",
-        text_table(*metrics_table(_figures(result))),
-    ]
-    for name, (lo, _) in result.benchmark_periods.items():
-        if lo > span.start:
-            lines.append(f"note: {name} has prices from {lo} only; its column starts there")
-    lines += [f"note: {n}" for n in result.notes]
-    return "\n".join(lines)
-
-
-def _figures(result: BacktestResult) -> dict[str, dict[str, float | int | None]]:
-    named = {"strategy": result.metrics, **result.benchmarks}
-    return {name: m.to_json() for name, m in named.items()}
-
-
 def write_report(
     folder: Path, strategy: Strategy, span: Span, result: BacktestResult, payload: dict[str, object]
 ) -> None:
+    from bot.render.report import charts, html_report
+
     try:
         folder.mkdir(parents=True, exist_ok=True)
         equity = result.benchmark_equity.copy()
@@ -320,11 +282,12 @@ def write_report(
         equity.to_csv(folder / "equity.csv", index_label="date", float_format="%.8f")
         result.weights.to_csv(folder / "weights.csv", index_label="date", float_format="%.6g")
         result.trades.to_csv(folder / "trades.csv", index=False, float_format="%.8g")
-        images = charts(result, span.data.ratio, span.data.keys)
+        images = charts(result, span.data)
         for name, png in images.items():
             (folder / name).write_bytes(png)
         facts = {
             "strategy": describe(strategy),
+            "traded": traded_label(payload),
             "window": f"{span.start} .. {span.end}",
             "settings": json.dumps(payload["settings"]),
         }
@@ -354,6 +317,7 @@ def sweep_json(
         rows.append({"rank": position, "params": _params_of(combos[i], keys), "metrics": metrics})
     return {
         "strategy": combos[0].name,
+        **traded(span.data),
         "params": {k: v for k, v in combos[0].params().items() if k not in grid},
         "grid": {k: list(dict.fromkeys(getattr(c, k) for c in combos)) for k in keys},
         "start": span.start.isoformat(),

@@ -1,14 +1,21 @@
-"""Subcommands of the backtesting area (argparse only; the work is in bot.cli.backtest)."""
+"""Subcommands of the backtesting area: argparse, and the parsing of their option values.
+
+The work is in ``bot.cli.backtest``. Nothing here imports numpy or pandas: ``rotabot --help``
+builds these parsers.
+"""
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from bot.backtest.ranking import RANKABLE
 from bot.cli.main import iso_date, positive_int
+from bot.errors import UsageError
 
-RANK_BY = ("sharpe", "sortino", "cagr", "calmar", "total_return", "max_drawdown")
+SESSIONS_PER = {"": 1, "w": 5, "m": 21, "y": 252}
 
 
 def non_negative(text: str) -> float:
@@ -25,7 +32,7 @@ def add_commands(sub: argparse._SubParsersAction[Any], command: Callable[[str], 
     """Register the backtesting area's subcommands on ``sub``; ``command(module)`` makes runners."""
     p = sub.add_parser(
         "backtest",
-        help="backtest a strategy on the baskets",
+        help="backtest a strategy on a pair of baskets, or on every basket",
         description="Backtest a strategy: decisions at the close of t are traded at the close "
         "of t+1 (or the open, with --fill next_open), net of costs, against buy-and-hold "
         "benchmarks.",
@@ -67,7 +74,7 @@ def add_commands(sub: argparse._SubParsersAction[Any], command: Callable[[str], 
         metavar="KEY=VALUE",
         help="fix a parameter that does not vary (repeatable)",
     )
-    p.add_argument("--rank-by", choices=RANK_BY, default="sharpe", help="ranking metric")
+    p.add_argument("--rank-by", choices=RANKABLE, default="sharpe", help="ranking metric")
     p.add_argument(
         "--walk-forward",
         metavar="TRAIN:TEST",
@@ -88,6 +95,11 @@ def add_commands(sub: argparse._SubParsersAction[Any], command: Callable[[str], 
         description="For each event kind and severity: forward spread returns after the "
         "event (count, mean, hit rate, t-stat), continuation vs reversal.",
     )
+    p.add_argument(
+        "--pair",
+        metavar="A/B",
+        help="study this configured pair only (default: every configured pair)",
+    )
     p.add_argument("--start", type=iso_date, metavar="DATE", help="first event date")
     p.add_argument("--end", type=iso_date, metavar="DATE", help="last date (default: latest)")
     p.add_argument(
@@ -107,6 +119,11 @@ def add_commands(sub: argparse._SubParsersAction[Any], command: Callable[[str], 
 def _strategy_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--strategy", required=True, metavar="NAME", help="strategy name (see `rotabot strategies`)"
+    )
+    p.add_argument(
+        "--pair",
+        metavar="A/B",
+        help="the configured pair a pair strategy trades (default: the first configured pair)",
     )
     p.add_argument(
         "--start",
@@ -139,11 +156,48 @@ def _strategy_options(p: argparse.ArgumentParser) -> None:
         "--mode",
         choices=["long", "spread"],
         default="long",
-        help="long: rotate between the baskets and cash; spread: long the chosen "
-        "basket, short the other",
+        help="long: rotate between the baskets and cash; spread (pair strategies): long the "
+        "chosen basket, short the other",
     )
     _format(p)
 
 
 def _format(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=["text", "json"], default="text", help="output format")
+
+
+# -- option values ------------------------------------------------------------------------
+
+
+def pairs(items: Sequence[str], option: str) -> dict[str, str]:
+    """Parse repeated KEY=VALUE options into a dict; UsageError on a malformed or repeated one."""
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key or not value.strip():
+            raise UsageError(f"{option} {item!r}: expected KEY=VALUE")
+        if key in out:
+            raise UsageError(f"{option} {key} is given twice")
+        out[key] = value
+    return out
+
+
+def parse_walk_forward(text: str) -> tuple[int, int]:
+    """Parse ``TRAIN:TEST`` in sessions, each optionally with a unit: 756:252, 3y:1y, 18m:6m."""
+    m = re.fullmatch(r"\s*(\d+)\s*([ymw]?)\s*:\s*(\d+)\s*([ymw]?)\s*", text.lower())
+    if not m:
+        raise UsageError(f"--walk-forward {text!r}: expected TRAIN:TEST such as 3y:1y or 756:252")
+    train = int(m[1]) * SESSIONS_PER[m[2]]
+    test = int(m[3]) * SESSIONS_PER[m[4]]
+    return train, test
+
+
+def parse_horizons(text: str) -> tuple[int, ...]:
+    try:
+        horizons = tuple(int(h) for h in text.split(",") if h.strip())
+    except ValueError:
+        raise UsageError(f"--horizons {text!r}: expected whole numbers like 1,5,20") from None
+    if not horizons or min(horizons) < 1:
+        raise UsageError(f"--horizons {text!r}: give sessions of 1 or more")
+    return horizons

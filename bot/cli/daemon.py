@@ -24,8 +24,9 @@ from bot.daemon.job import PriceLoader
 from bot.daemon.scheduler import Daemon
 from bot.data.prices import load_prices
 from bot.errors import UsageError, UserError
-from bot.notify.delivery import CHARTS_FOLDER, MuteStore, token_of
-from bot.notify.notifiers import ConsoleNotifier, DeliveryLog, Notifier, TelegramNotifier
+from bot.notify.channels import open_channel
+from bot.notify.delivery import MuteStore, token_of
+from bot.notify.notifiers import Notifier
 from bot.store.db import connect
 from bot.store.lock import StateLock
 
@@ -69,9 +70,8 @@ def notifier_factory(config: Config, token: str | None) -> partial[Notifier]:
 
 
 def _notifier(config: Config, token: str | None, conn: sqlite3.Connection) -> Notifier:
-    if token is None:
-        return ConsoleNotifier(config.state.path.parent / CHARTS_FOLDER)
-    return TelegramNotifier(config, token, DeliveryLog(conn))
+    """The daemon's notifier; deliveries are recorded by the outbox, not by the notifier."""
+    return open_channel(config, token)[1]
 
 
 def is_muted(conn: sqlite3.Connection, chat: int, now: datetime) -> bool:

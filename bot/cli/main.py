@@ -121,10 +121,17 @@ def _add_engine_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
     p = sub.add_parser("signal", help="the rotation state at a session's close")
     p.add_argument("--asof", type=iso_date, metavar="DATE", help="session (default: latest)")
     p.add_argument("--format", **fmt)  # type: ignore[arg-type]
+    p.add_argument("--pair", metavar="A/B", help="only this watched pair (default: every pair)")
     p.add_argument(
         "--send",
         action="store_true",
-        help="also send the alert (or quiet-day summary) to the configured chats",
+        help="also send the alert (or quiet-day summary) to the configured chats, "
+        "once per session and chat (shared with the daemon)",
+    )
+    p.add_argument(
+        "--resend",
+        action=_Resend,
+        help="like --send, but send again to chats that already got this session's message",
     )
     p.set_defaults(func=_command("signal"))
 
@@ -132,7 +139,24 @@ def _add_engine_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
     p.add_argument("--start", type=iso_date, required=True, metavar="DATE")
     p.add_argument("--end", type=iso_date, required=True, metavar="DATE")
     p.add_argument("--format", **fmt)  # type: ignore[arg-type]
+    p.add_argument("--pair", metavar="A/B", help="only this watched pair (default: every pair)")
     p.set_defaults(func=_command("signal"))
+
+
+class _Resend(argparse.Action):
+    """``--resend``: ``--send``, forced (sets both)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=False, **kwargs)  # type: ignore[arg-type]
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        namespace.send = namespace.resend = True
 
 
 def _add_daemon_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

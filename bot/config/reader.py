@@ -1,24 +1,19 @@
 """Typed reads from a parsed TOML table that collect every problem instead of stopping.
 
-``config.py`` walks the file once with a :class:`Reader`; each read returns a usable value
+``bot.config.load`` walks the file once with a :class:`Reader`; each read returns a usable value
 (the default when the value is bad) and records a problem with its dotted path, so the user
 sees all the mistakes in one go.
 """
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Iterable, Mapping
 from typing import TypeVar
 
+from bot.errors import did_you_mean
+
 T = TypeVar("T")
-
-
-def did_you_mean(word: str, choices: Iterable[str]) -> str:
-    """Return ``", did you mean 'x'?"`` for the closest choice, or ``""``."""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f", did you mean '{close[0]}'?" if close else ""
 
 
 def _finite(value: object) -> float | None:

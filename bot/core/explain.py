@@ -1,8 +1,17 @@
-"""Turn engine readings into events with drivers and one-line summaries in plain words."""
+"""Put decided rotations into words: drivers, evidence and a one-line summary.
+
+Nothing here decides whether a session is a rotation (``bot.core.rotation`` does); this
+module only describes a ``Decision`` of one pair as a ``RotationEvent``.
+
+A ten-year replay of many pairs describes a thousand events, so the pair's frame and the
+member returns are read once into plain arrays (``Context``) rather than through pandas
+indexing per event.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -10,136 +19,177 @@ import pandas as pd
 from bot.core.models import Driver, Evidence, RotationEvent, Severity
 
 if TYPE_CHECKING:
-    from bot.core.signals import Signals
-
-Row = dict[str, Any]
-"""One session of a frame as plain values (see ``row_at``)."""
+    from bot.core.rotation import Decision
+    from bot.core.signals import PairSignals
 
 CALM_SHARE = 0.25  # benchmark move under a quarter of the spread: "calm surface"
 DRIVER_WINDOW = 20  # sessions behind the drivers of a regime turn
+SHOCK_EVIDENCE = (
+    "spread",
+    "z",
+    "z_short",
+    "z_long",
+    "sigma_short",
+    "sigma_long",
+    "breadth",
+    "benchmark_share",
+    "dispersion_share",
+    "opposite",
+)
 
 
-def row_at(frame: pd.DataFrame, ts: pd.Timestamp) -> Row:
-    """Return the session ``ts`` of ``frame`` as a dict of column -> value."""
-    return {str(k): v for k, v in frame.loc[ts].items()}
+def pct(value: float | None, spec: str = "+.1f") -> str:
+    """Return a fraction as a signed percentage: 0.0123 -> "+1.2%" ("n/a" for None)."""
+    return "n/a" if value is None else f"{value * 100:{spec}}%"
 
 
-def pct(value: float) -> str:
-    return f"{value * 100:+.1f}%"
+@dataclass(frozen=True, slots=True)
+class Context:
+    """One pair's readings as arrays: what describing its events needs, read once."""
+
+    ps: PairSignals
+    sessions: pd.DatetimeIndex
+    frame: dict[str, np.ndarray]
+    member: np.ndarray  # (sessions, tickers) member returns
+    column: dict[str, int]  # ticker -> column of ``member``
+
+    @classmethod
+    def of(cls, ps: PairSignals) -> Context:
+        frame = {str(c): ps.frame[c].to_numpy() for c in ps.frame.columns}
+        member = ps.returns.to_numpy(dtype="float64")
+        column = {str(t): i for i, t in enumerate(ps.returns.columns)}
+        return cls(ps, pd.DatetimeIndex(ps.frame.index), frame, member, column)
+
+    def at(self, ts: pd.Timestamp) -> int:
+        """Return the position of session ``ts`` (KeyError when it is not a session)."""
+        i = int(self.sessions.searchsorted(ts))
+        if i >= len(self.sessions) or self.sessions[i] != ts:
+            raise KeyError(ts)
+        return i
+
+    def value(self, name: str, i: int) -> float:
+        return float(self.frame[name][i])
+
+    def name(self, key: str) -> str:
+        """A basket's name without its parenthesis: "Chips (shovel sellers)" -> "Chips"."""
+        return self.ps.basket(key).short_name
 
 
-def short_name(signals: Signals, key: str) -> str:
-    """Return a basket's name without its parenthesis: "Chips (shovel sellers)" -> "Chips"."""
-    name = signals.config.basket(key).name
-    return name.split(" (")[0].strip() or key
+def describe(ps: PairSignals, decision: Decision, ctx: Context | None = None) -> RotationEvent:
+    """Return the event of a decided rotation of ``ps``'s pair, in words."""
+    ctx = ctx or Context.of(ps)
+    i = ctx.at(pd.Timestamp(decision.date))
+    if decision.trigger == "shock":
+        return _shock_event(ctx, i, decision)
+    if decision.trigger == "ma_cross":
+        return _ma_cross_event(ctx, i, decision)
+    return _quadrant_event(ctx, i, decision)
 
 
-def drivers(signals: Signals, moves: pd.Series, from_key: str, to_key: str) -> tuple[Driver, ...]:
-    """Return the members that moved most: the worst of ``from_key``, the best of ``to_key``."""
-    n = signals.config.signals.driver_count
+def drivers(ctx: Context, moves: np.ndarray, from_key: str, to_key: str) -> tuple[Driver, ...]:
+    """Return the members that moved most: the worst of ``from_key``, the best of ``to_key``.
+
+    Ties keep the order pandas' ``Series.sort_values`` gives, so summaries stay stable.
+    """
+    n = ctx.ps.params.driver_count
     out: list[Driver] = []
     for key, worst in ((from_key, True), (to_key, False)):
-        member = moves[list(signals.config.basket(key).tickers)].dropna()
-        ranked = member.sort_values(ascending=worst).head(n)
-        out += [Driver(str(t), key, float(v)) for t, v in ranked.items()]
+        tickers = [t for t in ctx.ps.basket(key).tickers if not np.isnan(moves[ctx.column[t]])]
+        values = np.array([moves[ctx.column[t]] for t in tickers], dtype="float64")
+        order = _sort_order(values, ascending=worst)[:n]
+        out += [Driver(tickers[j], key, float(values[j])) for j in order]
     return tuple(out)
+
+
+def _sort_order(values: np.ndarray, ascending: bool) -> np.ndarray:
+    """Return the argsort pandas uses for a NaN-free ``Series.sort_values`` (quicksort)."""
+    if ascending:
+        return values.argsort(kind="quicksort")
+    idx = np.arange(len(values))[::-1]
+    return idx[values[::-1].argsort(kind="quicksort")][::-1]
 
 
 def _named(ds: tuple[Driver, ...], key: str) -> str:
     return ", ".join(f"{d.ticker} {pct(d.move)}" for d in ds if d.basket == key)
 
 
-def _largest_since(signals: Signals, ts: pd.Timestamp) -> str | None:
-    """Return the last session before ``ts`` with a spread at least as wide, or None."""
-    spread = signals.frame["spread"].abs()
-    before = spread.loc[: ts - pd.Timedelta(days=1)]
-    wider = before[before >= spread.loc[ts]]
-    return None if wider.empty else pd.Timestamp(str(wider.index[-1])).date().isoformat()
+def _largest_since(ctx: Context, i: int) -> str | None:
+    """Return the last session before ``i`` with a spread at least as wide, or None."""
+    spread = np.abs(ctx.frame["spread"].astype("float64"))
+    wider = np.flatnonzero(spread[:i] >= spread[i])
+    return None if len(wider) == 0 else ctx.sessions[wider[-1]].date().isoformat()
 
 
-def shock_event(signals: Signals, ts: pd.Timestamp, row: Row, severity: Severity) -> RotationEvent:
-    a, b = signals.keys
-    spread = float(row["spread"])
-    src, dst = (a, b) if spread < 0 else (b, a)
-    ds = drivers(signals, pd.Series(row_at(signals.returns, ts)), src, dst)
-    evidence: Evidence = {
-        k: float(row[k])
-        for k in (
-            "spread",
-            "z",
-            "z_short",
-            "z_long",
-            "sigma_short",
-            "sigma_long",
-            "breadth",
-            "benchmark_share",
-            "dispersion_share",
-            "opposite",
-        )
-    }
-    evidence |= {f"return_{a}": float(row[f"ret_{a}"]), f"return_{b}": float(row[f"ret_{b}"])}
-    evidence |= {"return_benchmark": float(row["benchmark"])}
-    evidence["largest_since"] = _largest_since(signals, ts)
-    calm = float(row["benchmark_share"]) < CALM_SHARE and severity != Severity.INFO
+def _event(decision: Decision, summary: str, ds: tuple[Driver, ...], ev: Evidence) -> RotationEvent:
+    d = decision
+    return RotationEvent(
+        d.date, d.kind, d.from_key, d.to_key, d.severity, d.score, summary, ds, ev, d.pair.key
+    )
+
+
+def _shock_event(ctx: Context, i: int, decision: Decision) -> RotationEvent:
+    a, b = ctx.ps.keys
+    src, dst = decision.from_key, decision.to_key
+    ds = drivers(ctx, ctx.member[i], src, dst)
+    evidence: Evidence = {k: ctx.value(k, i) for k in SHOCK_EVIDENCE}
+    evidence |= {f"return_{a}": ctx.value(f"ret_{a}", i), f"return_{b}": ctx.value(f"ret_{b}", i)}
+    evidence |= {"return_benchmark": ctx.value("benchmark", i)}
+    evidence["largest_since"] = _largest_since(ctx, i)
+    calm = ctx.value("benchmark_share", i) < CALM_SHARE and decision.severity != Severity.INFO
     prefix = (
         "Calm surface, violent rotation"
         if calm
-        else (f"Rotation out of {short_name(signals, src)} into {short_name(signals, dst)}")
+        else f"Rotation out of {ctx.name(src)} into {ctx.name(dst)}"
     )
     summary = (
-        f"{prefix}: {signals.config.benchmark.name} {pct(float(row['benchmark']))} while "
-        f"{short_name(signals, src)} {pct(float(row[f'ret_{src}']))} ({_named(ds, src)}) and "
-        f"{short_name(signals, dst)} {pct(float(row[f'ret_{dst}']))} ({_named(ds, dst)})"
+        f"{prefix}: {ctx.ps.universe.benchmark.name} {pct(ctx.value('benchmark', i))} while "
+        f"{ctx.name(src)} {pct(ctx.value(f'ret_{src}', i))} ({_named(ds, src)}) and "
+        f"{ctx.name(dst)} {pct(ctx.value(f'ret_{dst}', i))} ({_named(ds, dst)})"
     )
-    return RotationEvent(
-        ts.date(), "shock", src, dst, severity, float(row["score"]), summary, ds, evidence
-    )
+    return _event(decision, summary, ds, evidence)
 
 
-def _recent_moves(signals: Signals, ts: pd.Timestamp) -> pd.Series:
-    window = signals.returns.loc[:ts].tail(DRIVER_WINDOW)
-    return (1.0 + window.fillna(0.0)).prod() - 1.0
+def _recent_moves(ctx: Context, i: int) -> np.ndarray:
+    """Each member's compounded return over the ``DRIVER_WINDOW`` sessions ending at ``i``."""
+    window = ctx.member[max(0, i + 1 - DRIVER_WINDOW) : i + 1]
+    moves: np.ndarray = np.prod(1.0 + np.nan_to_num(window, nan=0.0), axis=0) - 1.0
+    return moves
 
 
-def ma_cross_event(signals: Signals, ts: pd.Timestamp) -> RotationEvent:
-    a, b = signals.keys
-    row = row_at(signals.frame, ts)
-    p = signals.config.signals
-    dst, src = (a, b) if int(row["regime"]) > 0 else (b, a)
+def _ma_cross_event(ctx: Context, i: int, decision: Decision) -> RotationEvent:
+    a, b = ctx.ps.keys
+    p = ctx.ps.params
+    src, dst = decision.from_key, decision.to_key
     side = "above" if dst == a else "below"
-    ds = drivers(signals, _recent_moves(signals, ts), src, dst)
-    trend = float(row["trend"])
+    ds = drivers(ctx, _recent_moves(ctx, i), src, dst)
+    trend = ctx.value("trend", i)
     summary = (
-        f"Regime turn toward {short_name(signals, dst)}: the {short_name(signals, a)}/"
-        f"{short_name(signals, b)} ratio closed more than {p.regime_band:.1%} {side} its "
-        f"{p.ma_long}-day average for {p.regime_confirm} sessions ({pct(trend)} vs the average); "
+        f"Regime turn toward {ctx.name(dst)}: the {ctx.name(a)}/{ctx.name(b)} ratio closed "
+        f"more than {p.regime_band:.1%} {side} its {p.ma_long}-day average for "
+        f"{p.regime_confirm} sessions ({pct(trend)} vs the average); "
         f"{DRIVER_WINDOW}-day leaders {_named(ds, dst)}, laggards {_named(ds, src)}"
     )
     evidence: Evidence = {
         "trigger": "ma_cross",
-        "ratio": float(row["ratio"]),
-        "ma_long": float(row["ma_long"]),
+        "ratio": ctx.value("ratio", i),
+        "ma_long": ctx.value("ma_long", i),
         "trend": trend,
         "band": p.regime_band,
         "confirm_sessions": float(p.regime_confirm),
     }
-    score = abs(trend) / p.regime_band
-    return RotationEvent(
-        ts.date(), "regime", src, dst, Severity.ALERT, score, summary, ds, evidence
-    )
+    return _event(decision, summary, ds, evidence)
 
 
-def quadrant_event(signals: Signals, ts: pd.Timestamp, before: str) -> RotationEvent:
-    a, b = signals.keys
-    row = row_at(signals.frame, ts)
-    after = str(row["quadrant"])
-    dst, src = (a, b) if after == "Leading" else (b, a)
-    rsr, rsm = float(row["rs_ratio"]), float(row["rs_momentum"])
-    ds = drivers(signals, _recent_moves(signals, ts), src, dst)
+def _quadrant_event(ctx: Context, i: int, decision: Decision) -> RotationEvent:
+    a, b = ctx.ps.keys
+    before, after = decision.before or "", str(ctx.frame["quadrant"][i])
+    src, dst = decision.from_key, decision.to_key
+    rsr, rsm = ctx.value("rs_ratio", i), ctx.value("rs_momentum", i)
+    ds = drivers(ctx, _recent_moves(ctx, i), src, dst)
     summary = (
-        f"RRG turn: {short_name(signals, a)} vs {short_name(signals, b)} moved from {before} "
+        f"RRG turn: {ctx.name(a)} vs {ctx.name(b)} moved from {before} "
         f"to {after} (RS-Ratio {rsr:.1f}, RS-Momentum {rsm:.1f}): "
-        f"{short_name(signals, dst)} taking the lead"
+        f"{ctx.name(dst)} taking the lead"
     )
     evidence: Evidence = {
         "trigger": "rrg_quadrant",
@@ -148,24 +198,26 @@ def quadrant_event(signals: Signals, ts: pd.Timestamp, before: str) -> RotationE
         "rs_ratio": rsr,
         "rs_momentum": rsm,
     }
-    score = float(np.hypot(rsr - 100.0, rsm - 100.0))
-    return RotationEvent(ts.date(), "regime", src, dst, Severity.INFO, score, summary, ds, evidence)
+    return _event(decision, summary, ds, evidence)
 
 
-def notes(signals: Signals, ts: pd.Timestamp, row: Row) -> tuple[str, ...]:
+def notes(ps: PairSignals, ts: pd.Timestamp) -> tuple[str, ...]:
     """Return plain-words notes on a session that moved a lot without being a rotation."""
-    p = signals.config.signals
-    if bool(row["eligible"]) or not float(row["z"]) >= p.shock_info:
+    ctx = Context.of(ps)
+    i = ctx.at(ts)
+    p = ps.params
+    if bool(ctx.frame["eligible"][i]) or not ctx.value("z", i) >= p.shock_info:
         return ()
-    a, b = signals.keys
+    a, b = ps.keys
     moves = (
-        f"{signals.config.benchmark.name} {pct(float(row['benchmark']))}, "
-        f"{short_name(signals, a)} {pct(float(row[f'ret_{a}']))}, "
-        f"{short_name(signals, b)} {pct(float(row[f'ret_{b}']))}"
+        f"{ps.universe.benchmark.name} {pct(ctx.value('benchmark', i))}, "
+        f"{ctx.name(a)} {pct(ctx.value(f'ret_{a}', i))}, "
+        f"{ctx.name(b)} {pct(ctx.value(f'ret_{b}', i))}"
     )
-    if float(row["benchmark_share"]) > p.max_benchmark_share:
+    if ctx.value("benchmark_share", i) > p.max_benchmark_share:
         return (f"Broad move, not a rotation: {moves}",)
-    members = pd.Series(row_at(signals.returns, ts))[list(signals.config.basket_tickers)]
+    members = pd.Series({t: ctx.member[i, ctx.column[t]] for t in ps.tickers})
     top = str(members.abs().idxmax())
-    move = float(members[top])
-    return (f"Narrow move, not a rotation: {top} {pct(move)} did most of it ({moves})",)
+    return (
+        f"Narrow move, not a rotation: {top} {pct(float(members[top]))} did most of it ({moves})",
+    )

@@ -54,10 +54,12 @@ class RotationEvent:
     summary: str
     drivers: tuple[Driver, ...] = ()
     evidence: Evidence = field(default_factory=dict)
+    pair: str = ""  # "chips/platforms": numerator/denominator of the pair it was found on
 
     def to_json(self) -> dict[str, object]:
         return {
             "date": self.date.isoformat(),
+            "pair": self.pair,
             "kind": self.kind,
             "from": self.from_basket,
             "to": self.to_basket,
@@ -71,9 +73,10 @@ class RotationEvent:
 
 @dataclass(frozen=True, slots=True)
 class SignalState:
-    """The rotation picture at one session's close."""
+    """The rotation picture of one pair at one session's close."""
 
     date: date
+    pair: str
     ratio: float
     ratio_ma_short: float | None
     ratio_ma_long: float | None
@@ -92,6 +95,7 @@ class SignalState:
     def to_json(self) -> dict[str, object]:
         return {
             "date": self.date.isoformat(),
+            "pair": self.pair,
             "ratio": _round(self.ratio),
             "quadrant": self.quadrant.value if self.quadrant else None,
             "regime": self.regime,
@@ -110,6 +114,51 @@ class SignalState:
             },
             "events": [e.to_json() for e in self.events],
             "notes": list(self.notes),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class BasketReading:
+    """One basket against the benchmark at a close (RRG approximation)."""
+
+    key: str
+    rs_ratio: float | None
+    rs_momentum: float | None
+    quadrant: Quadrant | None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "rs_ratio": _round(self.rs_ratio),
+            "rs_momentum": _round(self.rs_momentum),
+            "quadrant": self.quadrant.value if self.quadrant else None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Picture:
+    """Every watched pair and every basket at one session's close; ``pairs`` in config order."""
+
+    date: date
+    pairs: tuple[SignalState, ...]
+    baskets: tuple[BasketReading, ...]
+
+    @property
+    def events(self) -> tuple[RotationEvent, ...]:
+        return tuple(e for p in self.pairs for e in p.events)
+
+    def pair(self, key: str) -> SignalState:
+        for state in self.pairs:
+            if state.pair == key:
+                return state
+        raise KeyError(key)
+
+    def to_json(self, pair: str | None = None) -> dict[str, object]:
+        """The chosen pair's picture (the first by default) at the top level, as the one-pair
+        version printed it, plus ``pairs`` (every pair in that shape) and ``baskets``."""
+        main = self.pair(pair) if pair else self.pairs[0]
+        return main.to_json() | {
+            "pairs": [p.to_json() for p in self.pairs],
+            "baskets": {b.key: b.to_json() for b in self.baskets},
         }
 
 

@@ -6,7 +6,7 @@ columns are upper-case tickers; values are float64 with NaN for unknown.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -53,11 +53,6 @@ class PricePanel:
         """Return the panel cut after ``asof`` (inclusive): what was known at that close."""
         end = pd.Timestamp(asof)
         return PricePanel(*(self.field(f).loc[:end] for f in FIELDS))
-
-    def between(self, start: date | None, end: date | None) -> PricePanel:
-        lo = pd.Timestamp(start) if start else None
-        hi = pd.Timestamp(end) if end else None
-        return PricePanel(*(self.field(f).loc[lo:hi] for f in FIELDS))
 
     def last_valid(self) -> dict[str, pd.Timestamp | None]:
         """Return each ticker's last date with a known adj_close (None when it has none)."""
@@ -112,21 +107,6 @@ def panel_to_long(panel: PricePanel) -> pd.DataFrame:
     if not parts:
         return pd.DataFrame(columns=["ticker", "date", *FIELDS])
     return pd.concat(parts, ignore_index=True)
-
-
-def merge_panels(panels: Iterable[PricePanel]) -> PricePanel:
-    """Combine panels ticker by ticker; later panels win where they overlap."""
-    panels = list(panels)
-    if not panels:
-        return empty_panel()
-    out = []
-    for f in FIELDS:
-        frames = [p.field(f) for p in panels]
-        merged = frames[0]
-        for frame in frames[1:]:
-            merged = frame.combine_first(merged) if not merged.empty else frame
-        out.append(merged.sort_index())
-    return PricePanel(*out)
 
 
 def missing_on(panel: PricePanel, tickers: Sequence[str], day: pd.Timestamp) -> list[str]:

@@ -19,7 +19,8 @@ The evidence for session t, every scale taken from sessions before t:
 
 ``score = z * (0.8 + 0.4 * dispersion_share) * (1 if opposite else 0.9)``: z carries the
 size, the two factors nudge it by how cleanly the move split the baskets. A session is a shock
-rotation when the breadth and benchmark gates pass and the score reaches ``shock_info``.
+rotation when the breadth and benchmark gates pass and the score reaches ``shock_info``
+(decided in ``bot.core.rotation``).
 Calibration on 2016-2025 (default baskets): see docs/shock-calibration.md.
 """
 
@@ -31,7 +32,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from bot.config import SignalsConfig
+from bot.core.params import DetectorParams
 
 SAME_SIGN_DISCOUNT = 0.9
 
@@ -41,7 +42,7 @@ def shock_evidence(
     members: Mapping[str, Sequence[str]],
     baskets: pd.DataFrame,
     benchmark: pd.Series,
-    params: SignalsConfig,
+    params: DetectorParams,
 ) -> pd.DataFrame:
     """Return the shock evidence of every session.
 
@@ -54,7 +55,8 @@ def shock_evidence(
     Returns:
         Frame on the same index with float columns ``spread``, ``sigma_short``,
         ``sigma_long``, ``z``, ``breadth``, ``benchmark_share``, ``dispersion_share``,
-        ``opposite``, ``score`` and boolean ``eligible`` (history long enough, gates passed).
+        ``opposite`` and ``score`` (NaN until the history is long enough). Whether the
+        gates pass is decided in ``bot.core.rotation.shock_eligible``.
     """
     a, b = list(baskets.columns[:2])
     ra, rb = baskets[a], baskets[b]
@@ -77,11 +79,6 @@ def shock_evidence(
     opposite = (ra * rb < 0).astype("float64").where(spread.notna())
     quality = (0.8 + 0.4 * dispersion) * np.where(opposite > 0, 1.0, SAME_SIGN_DISCOUNT)
     score = z * quality
-    eligible = (
-        score.notna()
-        & (breadth >= params.min_breadth)
-        & (bench_share.fillna(0.0) <= params.max_benchmark_share)
-    )
     return pd.DataFrame(
         {
             "spread": spread,
@@ -95,7 +92,6 @@ def shock_evidence(
             "dispersion_share": dispersion,
             "opposite": opposite,
             "score": score,
-            "eligible": eligible,
         }
     )
 

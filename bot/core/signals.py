@@ -1,183 +1,222 @@
-"""The rotation engine: prices in, per-session readings and rotation events out.
+"""Readings of every watched pair and every basket, session by session.
 
-Pure: no I/O, no clock. ``compute_signals`` does all the vectorised work once; ``events`` and
-``state_at`` read from it. Every reading on session t uses prices up to t only.
+Pure: no I/O, no clock. ``compute_signals`` builds the market once (``bot.core.market``) and
+then one frame per pair; ``events`` and ``picture_at`` read from them. Every reading on
+session t uses prices up to t only.
 
-The ``frame`` of Signals has one row per session and these columns:
+The ``frame`` of a ``PairSignals`` (pair ``a/b``) has one row per session and the columns:
 
-* ``ret_<key>`` basket returns, ``index_<key>`` basket index levels (base 100), ``benchmark``
-  the benchmark return (the equal-weight mean of all members where the benchmark has none);
-* ``ratio`` numerator index / denominator index, ``ma_short``/``ma_long`` its moving
-  averages, ``trend`` = ratio / ma_long - 1, ``regime`` +1/-1/0 (see ``strength.regime_states``);
-* ``rs_ratio``, ``rs_momentum``, ``quadrant`` numerator vs denominator (RRG approximation),
-  and ``quadrant_<key>`` each basket vs the benchmark;
+* ``ret_<key>``, ``index_<key>`` for ``a`` and ``b``; ``benchmark``, the benchmark return
+  (the equal-weight mean of the pair's members where the benchmark has none);
+* ``ratio`` = index a / index b, ``ma_short``/``ma_long`` its moving averages, ``trend`` =
+  ratio / ma_long - 1, ``regime`` +1/-1/0 (``bot.core.rotation.regime_states``);
+* ``rs_ratio``, ``rs_momentum``, ``quadrant``: a against b (RRG approximation), and
+  ``rs_ratio_<key>``, ``rs_momentum_<key>``, ``quadrant_<key>``: each of a, b against the
+  benchmark;
 * the ``ta`` readings (``rsi_14``, ``ppo``, ``roc_20``, ``tsi``, ``bollinger_pb``);
-* the shock evidence of ``shock.shock_evidence``.
+* the shock evidence of ``bot.core.shock.shock_evidence`` and ``eligible``, whether the
+  shock gates pass (``bot.core.rotation.shock_eligible``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from bot.config import Config
-from bot.core import explain
-from bot.core.baskets import basket_index, basket_returns, member_returns
-from bot.core.models import Quadrant, RotationEvent, Severity, SignalState
+from bot.core import explain, rotation
+from bot.core.baskets import basket_index
+from bot.core.market import Market, build_market
+from bot.core.models import BasketReading, Picture, Quadrant, RotationEvent, SignalState
 from bot.core.panel import PricePanel
+from bot.core.params import Basket, DetectorParams, Pair, Universe
 from bot.core.shock import shock_evidence
-from bot.core.strength import indicators, moving_average, quadrant_codes, regime_states, rrg
-from bot.errors import DataError
+from bot.core.strength import indicators, moving_average, quadrant_codes, rrg
 
 INDICATORS = ("rsi_14", "ppo", "roc_20", "tsi", "bollinger_pb")
+
+Memo = dict[tuple[str, ...], pd.DataFrame]
+"""Basket-against-benchmark readings already computed in one ``compute_signals`` call."""
+
+
+@dataclass(frozen=True, slots=True)
+class PairSignals:
+    """The readings of one pair (see the module docstring for the frame's columns)."""
+
+    pair: Pair
+    frame: pd.DataFrame
+    market: Market
+
+    @property
+    def universe(self) -> Universe:
+        return self.market.universe
+
+    @property
+    def params(self) -> DetectorParams:
+        return self.market.universe.params
+
+    @property
+    def keys(self) -> tuple[str, str]:
+        return self.pair.keys
+
+    @property
+    def returns(self) -> pd.DataFrame:
+        """Member returns (one column per ticker of the universe)."""
+        return self.market.member
+
+    @property
+    def tickers(self) -> tuple[str, ...]:
+        return self.market.universe.pair_tickers(self.pair)
+
+    def basket(self, key: str) -> Basket:
+        return self.market.universe.basket(key)
 
 
 @dataclass(frozen=True, slots=True)
 class Signals:
-    """Everything the engine computed for a panel (see the module docstring for columns)."""
+    """Readings of every watched pair, and of every basket against the benchmark.
 
-    frame: pd.DataFrame
-    returns: pd.DataFrame
-    config: Config
+    ``baskets`` has, per basket key, the columns ``rs_ratio_<key>``, ``rs_momentum_<key>``
+    and ``quadrant_<key>``.
+    """
+
+    market: Market
+    pairs: tuple[PairSignals, ...]
+    baskets: pd.DataFrame
 
     @property
-    def keys(self) -> tuple[str, str]:
-        a, b = self.config.baskets[0].key, self.config.baskets[1].key
-        return a, b
+    def universe(self) -> Universe:
+        return self.market.universe
 
     @property
     def sessions(self) -> pd.DatetimeIndex:
-        return pd.DatetimeIndex(self.frame.index)
+        return self.market.sessions
+
+    def pair(self, key: str) -> PairSignals:
+        for ps in self.pairs:
+            if ps.pair.key == key:
+                return ps
+        raise KeyError(key)
+
+    @property
+    def first(self) -> PairSignals:
+        return self.pairs[0]
 
 
-def compute_signals(panel: PricePanel, config: Config) -> Signals:
-    """Compute every reading for every session of ``panel``."""
-    _check_panel(panel, config)
-    adj = panel.adj_close[list(config.tickers)]
-    returns = member_returns(adj)
-    a, b = (bk.key for bk in config.baskets)
-    baskets = basket_returns(returns, [(bk.key, bk.weight_map()) for bk in config.baskets])
-    members = {bk.key: bk.tickers for bk in config.baskets}
-    fallback = returns[list(config.basket_tickers)].mean(axis=1)
-    bench = returns[config.benchmark.ticker].fillna(fallback)
-    levels = {k: basket_index(baskets[k]) for k in (a, b)}
-    bench_level = basket_index(bench)
-    p = config.signals
-    ratio = levels[a] / levels[b]
-    ma_short, ma_long = moving_average(ratio, p.ma_short), moving_average(ratio, p.ma_long)
-    pair = rrg(levels[a], levels[b], p.rrg_window)
+def compute_signals(
+    panel: PricePanel, universe: Universe, pairs: Sequence[Pair] | None = None
+) -> Signals:
+    """Compute every reading for every session of ``panel``: each pair of ``pairs`` (default:
+    the universe's), each basket against the benchmark."""
+    market = build_market(panel, universe)
+    # Baskets are read against the benchmark, or where it has no history yet against the
+    # equal-weight mean of every basket member: one reading per basket, whatever the pair.
+    bench = market.benchmark_for(universe.basket_tickers)
+    memo: Memo = {}
+    vs = [_vs_benchmark(market, b.key, bench, memo) for b in universe.baskets]
+    chosen = tuple(pairs) if pairs is not None else universe.pairs
+    frames = tuple(PairSignals(p, _pair_frame(market, p, memo), market) for p in chosen)
+    return Signals(market, frames, pd.concat(vs, axis=1))
+
+
+def _vs_benchmark(market: Market, key: str, bench: pd.Series, memo: Memo) -> pd.DataFrame:
+    """RRG of basket ``key`` against the benchmark, computed once and shared by every pair."""
+    if (key,) not in memo:
+        vs = rrg(market.levels[key], basket_index(bench), market.universe.params.rrg_window)
+        memo[(key,)] = pd.DataFrame(
+            {
+                f"rs_ratio_{key}": vs["rs_ratio"],
+                f"rs_momentum_{key}": vs["rs_momentum"],
+                f"quadrant_{key}": quadrant_codes(vs["rs_ratio"], vs["rs_momentum"]),
+            }
+        )
+    reading: pd.DataFrame = memo[(key,)]
+    return reading
+
+
+def _pair_frame(
+    market: Market, pair: Pair, memo: dict[tuple[str, ...], pd.DataFrame]
+) -> pd.DataFrame:
+    a, b = pair.keys
+    p = market.universe.params
+    tickers = market.universe.pair_tickers(pair)
+    bench = market.benchmark_for(tickers)
+    ratio = market.levels[a] / market.levels[b]
+    ma_long = moving_average(ratio, p.ma_long)
+    rs = rrg(market.levels[a], market.levels[b], p.rrg_window)
     frame = pd.DataFrame(
         {
-            f"ret_{a}": baskets[a],
-            f"ret_{b}": baskets[b],
-            f"index_{a}": levels[a],
-            f"index_{b}": levels[b],
+            f"ret_{a}": market.baskets[a],
+            f"ret_{b}": market.baskets[b],
+            f"index_{a}": market.levels[a],
+            f"index_{b}": market.levels[b],
             "benchmark": bench,
             "ratio": ratio,
-            "ma_short": ma_short,
+            "ma_short": moving_average(ratio, p.ma_short),
             "ma_long": ma_long,
             "trend": ratio / ma_long - 1.0,
-            "regime": regime_states(ratio, ma_long, p.regime_band, p.regime_confirm),
-            "rs_ratio": pair["rs_ratio"],
-            "rs_momentum": pair["rs_momentum"],
-            "quadrant": quadrant_codes(pair["rs_ratio"], pair["rs_momentum"]),
+            "regime": rotation.regime_states(ratio, ma_long, p.regime_band, p.regime_confirm),
+            "rs_ratio": rs["rs_ratio"],
+            "rs_momentum": rs["rs_momentum"],
+            "quadrant": quadrant_codes(rs["rs_ratio"], rs["rs_momentum"]),
         }
     )
-    for k in (a, b):
-        vs = rrg(levels[k], bench_level, p.rrg_window)
-        frame[f"rs_ratio_{k}"] = vs["rs_ratio"]
-        frame[f"rs_momentum_{k}"] = vs["rs_momentum"]
-        frame[f"quadrant_{k}"] = quadrant_codes(vs["rs_ratio"], vs["rs_momentum"])
-    frame = frame.join(indicators(ratio)).join(shock_evidence(returns, members, baskets, bench, p))
-    return Signals(frame=frame, returns=returns, config=config)
+    vs = [memo[(k,)] for k in (a, b)]
+    evidence = shock_readings(market, pair)
+    return pd.concat([frame, *vs, indicators(ratio), evidence], axis=1)
 
 
-def _check_panel(panel: PricePanel, config: Config) -> None:
-    index = panel.adj_close.index
-    if not isinstance(index, pd.DatetimeIndex):
-        raise DataError("prices must be indexed by date")
-    if not index.is_monotonic_increasing or not index.is_unique:
-        raise DataError("price dates must be sorted and unique")
-    absent = [t for t in config.tickers if t not in panel.adj_close.columns]
-    if absent:
-        raise DataError(f"no prices for {', '.join(absent)}")
-    for bk in config.baskets:
-        if panel.adj_close[list(bk.tickers)].notna().sum().sum() == 0:
-            raise DataError(f"basket {bk.key}: none of its members has prices")
-
-
-def severity_for(score: float, config: Config) -> Severity | None:
-    p = config.signals
-    if score >= p.shock_severe:
-        return Severity.SEVERE
-    if score >= p.shock_alert:
-        return Severity.ALERT
-    if score >= p.shock_info:
-        return Severity.INFO
-    return None
+def shock_readings(market: Market, pair: Pair) -> pd.DataFrame:
+    """The pair's shock evidence plus ``eligible``: the one source of shocks for alerts and
+    backtests alike."""
+    a, b = pair.keys
+    members = {a: market.universe.basket(a).tickers, b: market.universe.basket(b).tickers}
+    bench = market.pair_benchmark(pair)
+    params = market.universe.params
+    evidence = shock_evidence(market.member, members, market.baskets[[a, b]], bench, params)
+    evidence["eligible"] = rotation.shock_eligible(evidence, params)
+    return evidence
 
 
 def events(
-    signals: Signals, start: date | None = None, end: date | None = None
+    signals: Signals,
+    start: date | None = None,
+    end: date | None = None,
+    pair: str | None = None,
 ) -> list[RotationEvent]:
-    """Return every rotation event between ``start`` and ``end`` inclusive, oldest first."""
-    frame = signals.frame.loc[_ts(start) : _ts(end)]
-    found = _shock_events(signals, frame) + _regime_events(signals, frame)
-    return sorted(found, key=lambda e: (e.date, e.kind))
+    """Return every rotation event between ``start`` and ``end`` inclusive, oldest first, for
+    every pair (config order within a session) or only ``pair``."""
+    chosen = [signals.pair(pair)] if pair else list(signals.pairs)
+    out = [e for ps in chosen for e in pair_events(ps, start, end)]
+    order = {ps.pair.key: i for i, ps in enumerate(signals.pairs)}
+    return sorted(out, key=lambda e: (e.date, order[e.pair]))
 
 
-def _shock_events(signals: Signals, frame: pd.DataFrame) -> list[RotationEvent]:
-    p = signals.config.signals
-    hits = frame[frame["eligible"] & (frame["score"] >= p.shock_info)]
-    out = []
-    for ts in hits.index:
-        row = explain.row_at(hits, ts)
-        severity = severity_for(float(row["score"]), signals.config)
-        assert severity is not None  # filtered above: score >= shock_info
-        out.append(explain.shock_event(signals, pd.Timestamp(ts), row, severity))
-    return out
+def pair_events(
+    ps: PairSignals, start: date | None = None, end: date | None = None
+) -> list[RotationEvent]:
+    """Return one pair's rotation events between ``start`` and ``end`` inclusive."""
+    decisions = rotation.decide(ps.frame, ps.pair, ps.params, start, end)
+    if not decisions:
+        return []
+    ctx = explain.Context.of(ps)
+    return [explain.describe(ps, d, ctx) for d in decisions]
 
 
-def _regime_events(signals: Signals, frame: pd.DataFrame) -> list[RotationEvent]:
-    full = signals.frame
-    regime = full["regime"]
-    prior_regime = regime.shift(1).fillna(0).astype("int64")
-    turned = (regime != prior_regime) & (prior_regime != 0)
-    quadrant = _confirmed_quadrant(full["quadrant"], signals.config.signals.regime_confirm)
-    prior_quadrant = quadrant.shift(1)
-    into_a = (prior_quadrant == Quadrant.IMPROVING.value) & (quadrant == Quadrant.LEADING.value)
-    into_b = (prior_quadrant == Quadrant.WEAKENING.value) & (quadrant == Quadrant.LAGGING.value)
-    window = frame.index
-    out = [explain.ma_cross_event(signals, pd.Timestamp(ts)) for ts in window[turned[window]]]
-    flips = window[(into_a | into_b)[window]]
-    out += [
-        explain.quadrant_event(signals, pd.Timestamp(ts), str(prior_quadrant[ts])) for ts in flips
-    ]
-    return out
-
-
-def _confirmed_quadrant(quadrant: pd.Series, confirm: int) -> pd.Series:
-    """Return the quadrant that has held for ``confirm`` sessions, carried until the next one."""
-    values = quadrant.to_numpy()
-    same = np.ones(len(values), dtype="int64")
-    for i in range(1, len(values)):
-        if values[i] is not None and values[i] == values[i - 1]:
-            same[i] = same[i - 1] + 1
-    held = pd.Series(values, index=quadrant.index, dtype=object)
-    return held.where((same >= confirm) & quadrant.notna().to_numpy()).ffill()
-
-
-def state_at(signals: Signals, asof: date) -> SignalState:
-    """Return the picture at the close of session ``asof`` (which must be in the data)."""
+def state_at(ps: PairSignals, asof: date) -> SignalState:
+    """Return the pair's picture at the close of session ``asof`` (which must be in the data)."""
     ts = pd.Timestamp(asof)
-    row = explain.row_at(signals.frame, ts)
-    a, b = signals.keys
+    row = _row(ps.frame, ts)
+    a, b = ps.keys
     regime = int(row["regime"])
+    found = pair_events(ps, ts.date(), ts.date())
     return SignalState(
         date=ts.date(),
+        pair=ps.pair.key,
         ratio=float(row["ratio"]),
         ratio_ma_short=_num(row["ma_short"]),
         ratio_ma_long=_num(row["ma_long"]),
@@ -190,13 +229,30 @@ def state_at(signals: Signals, asof: date) -> SignalState:
         basket_returns={k: _num(row[f"ret_{k}"]) for k in (a, b)},
         benchmark_return=_num(row["benchmark"]),
         basket_quadrants={k: _quadrant(row[f"quadrant_{k}"]) for k in (a, b)},
-        events=tuple(events(signals, ts.date(), ts.date())),
-        notes=explain.notes(signals, ts, row),
+        events=tuple(found),
+        notes=explain.notes(ps, ts),
     )
 
 
-def _ts(day: date | None) -> pd.Timestamp | None:
-    return pd.Timestamp(day) if day is not None else None
+def picture_at(signals: Signals, asof: date) -> Picture:
+    """Return every pair's picture and every basket's reading at the close of ``asof``."""
+    ts = pd.Timestamp(asof)
+    row = _row(signals.baskets, ts)
+    readings = tuple(
+        BasketReading(
+            b.key,
+            _num(row[f"rs_ratio_{b.key}"]),
+            _num(row[f"rs_momentum_{b.key}"]),
+            _quadrant(row[f"quadrant_{b.key}"]),
+        )
+        for b in signals.universe.baskets
+    )
+    return Picture(ts.date(), tuple(state_at(ps, asof) for ps in signals.pairs), readings)
+
+
+def _row(frame: pd.DataFrame, ts: pd.Timestamp) -> dict[str, Any]:
+    """Return the session ``ts`` of ``frame`` as a dict of column -> value."""
+    return {str(k): v for k, v in frame.loc[ts].items()}
 
 
 def _num(value: object) -> float | None:

@@ -86,28 +86,3 @@ def indicators(ratio: pd.Series) -> pd.DataFrame:
         index=clean.index,
     )
     return out.reindex(ratio.index)
-
-
-def regime_states(ratio: pd.Series, ma_long: pd.Series, band: float, confirm: int) -> pd.Series:
-    """Return +1 (numerator leads), -1 (denominator leads) or 0 per session, with hysteresis.
-
-    The state turns to +1 after ``confirm`` consecutive closes above ``ma_long * (1 + band)``
-    and to -1 after ``confirm`` closes below ``ma_long * (1 - band)``; otherwise it holds.
-    """
-    above = (ratio > ma_long * (1.0 + band)).to_numpy()
-    below = (ratio < ma_long * (1.0 - band)).to_numpy()
-    run_up = _run_length(above)
-    run_down = _run_length(below)
-    signal = np.where(run_up >= confirm, 1.0, np.where(run_down >= confirm, -1.0, np.nan))
-    state = pd.Series(signal, index=ratio.index).ffill().fillna(0.0)
-    return state.astype("int64")
-
-
-def _run_length(flags: np.ndarray) -> np.ndarray:
-    """Return, per position, how many consecutive True values end there."""
-    out = np.zeros(len(flags), dtype="int64")
-    run = 0
-    for i, flag in enumerate(flags):
-        run = run + 1 if flag else 0
-        out[i] = run
-    return out

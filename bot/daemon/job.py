@@ -1,39 +1,31 @@
 """The daily job: for one session, fetch, check, evaluate, store and queue; then deliver.
 
 ``evaluate_session`` is synchronous (pandas work; the daemon runs it in a thread) and writes
-its whole result in one transaction; ``deliver_pending`` is async and sends what the outbox
+its whole result in one transaction; ``deliver_pending`` (``bot.notify.outbox``, the one
+delivery pipeline, shared with ``rotabot signal --send``) is async and sends what the outbox
 holds. The clock and the price loader are injected, so the same code serves the daemon, a
 rehearsal on past dates and the tests.
 """
 
 from __future__ import annotations
 
-import base64
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from functools import partial
 
 import pandas as pd
 
 from bot.config import Config
 from bot.core.panel import PricePanel, missing_on
 from bot.data.runtimes import Runtimes
-from bot.errors import DataUnavailable, NotifyError
-from bot.notify.notifiers import (
-    CONSOLE_CHAT,
-    ON_WIRE,
-    Notifier,
-    Part,
-    PhotoPart,
-    TextPart,
-    Unconfirmed,
-    Undelivered,
-)
-from bot.store.state import OutboxRow, Run, StateStore
+from bot.errors import DataUnavailable
+from bot.notify.notifiers import CONSOLE_CHAT, TextPart
+from bot.notify.outbox import deliver_pending as deliver_pending
+from bot.notify.outbox import encode_parts as encode_parts
+from bot.store.state import Run, StateStore
 
 log = logging.getLogger(__name__)
 
@@ -140,15 +132,15 @@ def _out_of_time(job: Job, session: date, now: datetime, late_start: bool) -> bo
 
 
 def _evaluate(job: Job, session: date, now: datetime, panel: PricePanel, fetch: float) -> Outcome:
-    from bot.core.signals import compute_signals, state_at
-    from bot.notify.delivery import build_outgoing
+    from bot.core.signals import compute_signals, picture_at
+    from bot.render.messages import session_messages
 
     started = time.monotonic()
-    signals = compute_signals(panel.upto(session), job.config)
-    state = state_at(signals, session)
-    outgoing = build_outgoing(job.config, signals, state)
-    messages = [(outgoing.key, outgoing.kind, encode_parts(outgoing.parts))] if outgoing else []
-    events = [e.to_json() for e in state.events]
+    signals = compute_signals(panel.upto(session), job.config.universe)
+    picture = picture_at(signals, session)
+    outgoing = session_messages(job.config, signals, picture)
+    messages = [(o.key, o.kind, encode_parts(o.parts)) for o in outgoing]
+    events = [e.to_json() for e in picture.events]
     seconds = fetch + time.monotonic() - started
     job.store.finish(session, "done", events, messages, _listeners(job, now), seconds)
     log.info(
@@ -164,78 +156,3 @@ def _evaluate(job: Job, session: date, now: datetime, panel: PricePanel, fetch: 
 def _listeners(job: Job, now: datetime) -> list[int]:
     """Chats that get this session's messages: muted chats miss them (they asked to)."""
     return [c for c in job.chats if not job.muted(c, now)]
-
-
-async def deliver_pending(store: StateStore, notifier: Notifier) -> int:
-    """Send every pending outbox row, part by part; return how many rows completed."""
-    done = 0
-    rows = store.pending()
-    if not rows:
-        return 0
-    async with notifier:
-        for row in rows:
-            done += await _deliver_row(store, notifier, row)
-    return done
-
-
-async def _deliver_row(store: StateStore, notifier: Notifier, row: OutboxRow) -> int:
-    parts = decode_parts(row.parts)
-    for index in range(row.next_part, len(parts)):
-        # Marked in doubt (committed) when the notifier is about to put it on the wire, not
-        # before: a crash during a rate-limit wait then leaves the row pending, sent later.
-        wired = ON_WIRE.set(partial(store.sending, row.id))
-        try:
-            sent = await notifier.send(row.chat_id, parts[index], row.key, row.kind)
-        except Unconfirmed:
-            row = store.part_done(row, index, None, confirmed=False)
-            continue
-        except Undelivered as exc:
-            store.failed(row.id, str(exc), retry=True)
-            log.warning(
-                "outbox %s -> chat %s: not delivered, will retry: %s", row.key, row.chat_id, exc
-            )
-            return 0
-        except NotifyError as exc:
-            store.failed(row.id, str(exc), retry=False)
-            log.error("outbox %s -> chat %s: failed for good: %s", row.key, row.chat_id, exc)
-            return 0
-        finally:
-            ON_WIRE.reset(wired)
-        row = store.part_done(row, index, sent.message_id, sent.confirmed)
-    return 1
-
-
-def encode_parts(parts: tuple[Part, ...]) -> list[dict[str, str]]:
-    """Turn message parts into JSON-ready dicts for the outbox (PNG as base64)."""
-    out: list[dict[str, str]] = []
-    for p in parts:
-        if isinstance(p, TextPart):
-            out.append({"type": "text", "text": p.text, "label": p.label})
-        else:
-            out.append(
-                {
-                    "type": "photo",
-                    "png": base64.b64encode(p.png).decode("ascii"),
-                    "filename": p.filename,
-                    "caption": p.caption or "",
-                    "label": p.label,
-                }
-            )
-    return out
-
-
-def decode_parts(rows: list[dict[str, str]]) -> list[Part]:
-    parts: list[Part] = []
-    for r in rows:
-        if r["type"] == "text":
-            parts.append(TextPart(r["text"], r.get("label", "text")))
-        else:
-            parts.append(
-                PhotoPart(
-                    base64.b64decode(r["png"]),
-                    r["filename"],
-                    r.get("caption") or None,
-                    r.get("label", "photo"),
-                )
-            )
-    return parts

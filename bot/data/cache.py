@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
-import pandas as pd
 
-from bot.core.panel import FIELDS, PricePanel, panel_from_long, panel_to_long
+from bot.core.panel import FIELDS, PricePanel, panel_to_long
 from bot.data import packs
 from bot.data.source import PriceSource
+from bot.store.db import transaction
 
 log = logging.getLogger(__name__)
 
@@ -61,27 +61,6 @@ class PriceCache:
     ) -> PricePanel:
         """Return the cached bars of ``tickers`` between ``start`` and ``end`` (inclusive)."""
         return packs.read(self.conn, tickers, start, end)
-
-    def read_rows(
-        self, tickers: Sequence[str], start: date | None = None, end: date | None = None
-    ) -> PricePanel:
-        """Like ``read``, from the row table (the truth the packs are built from)."""
-        sql = (
-            f"SELECT ticker, date, {', '.join(FIELDS)} FROM prices "
-            f"WHERE ticker IN ({_marks(tickers)})"
-        )
-        args: list[str] = list(tickers)
-        if start is not None:
-            sql += " AND date >= ?"
-            args.append(start.isoformat())
-        if end is not None:
-            sql += " AND date <= ?"
-            args.append(end.isoformat())
-        rows = self.conn.execute(sql, args).fetchall()
-        long = pd.DataFrame.from_records(
-            rows, columns=["ticker", "date", *FIELDS], coerce_float=True
-        )
-        return panel_from_long(long, tickers)
 
     def write(
         self, panel: PricePanel, replace: Sequence[str], source: str, fetched_at: datetime
@@ -188,20 +167,6 @@ class CachedSource:
                     out.append(t)
                     break
         return out
-
-
-class transaction:  # noqa: N801 - used like a function: `with transaction(conn):`
-    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-
-    def __enter__(self) -> sqlite3.Connection:
-        self.conn.execute("BEGIN IMMEDIATE")
-        return self.conn
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        self.conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
 
 
 def _select(panel: PricePanel, tickers: Sequence[str]) -> PricePanel:

@@ -39,10 +39,6 @@ def session_close(name: str, session: date) -> datetime:
     return close.to_pydatetime()
 
 
-def is_session(name: str, day: date) -> bool:
-    return bool(_calendar(name).is_session(pd.Timestamp(day)))
-
-
 def last_closed_session(name: str, now: datetime, delay: timedelta = timedelta(0)) -> date:
     """Return the latest session whose close plus ``delay`` is at or before ``now`` (aware)."""
     if now.tzinfo is None:

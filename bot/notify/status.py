@@ -1,26 +1,70 @@
-"""What the daemon has done and will do, read from the state file (``rotabot status``, /status)."""
+"""The one status model: what the daemon and the outbox have done and will do.
+
+``collect_status`` reads it from the state file; ``rotabot status`` prints it
+(``render_status``, plain text) and /status shows it in a chat (``chat_report`` turns it into
+the view ``bot.render.text.render_status`` formats). Deliveries are outbox rows, whoever
+queued them: the daemon or ``rotabot signal --send``.
+"""
 
 from __future__ import annotations
 
+import logging
 import sqlite3
-from dataclasses import dataclass
-from datetime import date, datetime
+from dataclasses import dataclass, replace
+from datetime import date, datetime, tzinfo
 
 from bot.config import Config
 from bot.data.cache import PriceCache
 from bot.data.runtimes import Runtimes
-from bot.store.state import Run, StateStore
+from bot.errors import BotError
+from bot.render.replies import StatusReport
+from bot.store.state import OutboxRow, Run, StateStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRecord:
+    """One outbox row that reached (or may have reached) a chat."""
+
+    chat_id: int
+    key: str  # "2026-07-01 shock chips->platforms"
+    kind: str  # "alert", "quiet" or "notice"
+    status: str  # "sent" or "unconfirmed"
+    at: datetime  # aware; UTC as stored, local once ``localised``
+    message_ids: tuple[int, ...]
+
+    @classmethod
+    def of(cls, row: OutboxRow) -> DeliveryRecord | None:
+        if row.sent_at is None:
+            return None
+        at = datetime.fromisoformat(row.sent_at)
+        return cls(row.chat_id, row.key, row.kind, row.status, at, tuple(row.message_ids))
+
+    def localised(self, tz: tzinfo) -> DeliveryRecord:
+        return replace(self, at=self.at.astimezone(tz))
 
 
 @dataclass(frozen=True, slots=True)
 class Status:
     last_run: Run | None
     next_run: tuple[date, datetime] | None
-    last_alert: tuple[date, dict[str, object]] | None
-    outbox: dict[str, int]
-    failures: int
+    last_alert: DeliveryRecord | None  # the latest alert that reached a chat
+    last_delivery: DeliveryRecord | None  # the latest message of any kind that did
+    outbox: dict[str, int]  # rows by status
+    failures: int  # failed runs in a row
+    data_through: date | None  # the latest session every ticker has a bar for
     newest_bar: date | None
     behind: tuple[str, ...]  # tickers whose last bar is older than newest_bar
+
+    @property
+    def pending(self) -> int:
+        """Rows waiting to go out (``sending``: cut short mid-send, settled on the next start)."""
+        return self.outbox.get("pending", 0) + self.outbox.get("sending", 0)
+
+    @property
+    def unconfirmed(self) -> int:
+        return self.outbox.get("unconfirmed", 0)
 
 
 def collect_status(config: Config, conn: sqlite3.Connection, now: datetime) -> Status:
@@ -30,30 +74,61 @@ def collect_status(config: Config, conn: sqlite3.Connection, now: datetime) -> S
         upcoming: tuple[date, datetime] | None = Runtimes(config.schedule).next_run(now)
     except ValueError:
         upcoming = None
-    last = PriceCache(conn).last_dates(config.tickers)
-    if config.data.source == "csv":
-        last = _csv_last_dates(config)
-    newest = max((d for d in last.values() if d), default=None)
+    last = _last_dates(config, conn)
+    known = [d for d in last.values() if d is not None]
+    newest = max(known, default=None)
+    alert, latest = store.latest_delivered("alert"), store.latest_delivered()
     return Status(
         last_run=runs[0] if runs else None,
         next_run=upcoming,
-        last_alert=store.last_alert(),
+        last_alert=DeliveryRecord.of(alert) if alert else None,
+        last_delivery=DeliveryRecord.of(latest) if latest else None,
         outbox=store.counts(),
         failures=int(store.get("consecutive_failures") or 0),
+        data_through=min(known) if known and len(known) == len(last) else None,
         newest_bar=newest,
         behind=tuple(sorted(t for t, d in last.items() if d != newest)),
     )
 
 
-def _csv_last_dates(config: Config) -> dict[str, date | None]:
+def _last_dates(config: Config, conn: sqlite3.Connection) -> dict[str, date | None]:
+    """Return each ticker's last bar: from the price cache, or the CSV files when they are
+    the source. Prices that cannot be read count as none (status must still answer)."""
+    if config.data.source != "csv":
+        return PriceCache(conn).last_dates(config.tickers)
     from bot.data.csv_source import CsvSource
 
-    panel = CsvSource(config.data.csv_dir).fetch(config.tickers, config.data.history_start)
-    return {t: (ts.date() if ts is not None else None) for t, ts in panel.last_valid().items()}
+    try:
+        panel = CsvSource(config.data.csv_dir).fetch(config.tickers, config.data.history_start)
+    except BotError as exc:
+        log.warning("status: cannot read prices: %s", exc)
+        return dict.fromkeys(config.tickers)
+    last = panel.last_valid()
+    return {t: (ts.date() if ts is not None else None) for t, ts in last.items()}
+
+
+def chat_report(
+    status: Status, config: Config, tz: tzinfo, muted_until: datetime | None
+) -> StatusReport:
+    """Return what /status shows in a chat, times in ``tz`` (the schedule's time zone)."""
+    run = status.last_run
+    alert, latest = status.last_alert, status.last_delivery
+    return StatusReport(
+        data_through=status.data_through,
+        lagging=status.behind,
+        last_alert=alert.localised(tz) if alert else None,
+        last_send=latest.localised(tz) if latest else None,
+        next_run=status.next_run[1].astimezone(tz) if status.next_run else None,
+        muted_until=muted_until.astimezone(tz) if muted_until else None,
+        chats=len(config.telegram.chat_ids),
+        last_run=f"{run.session} {run.status}" if run else None,
+        pending=status.pending,
+        unconfirmed=status.unconfirmed,
+    )
 
 
 def render_status(status: Status, config: Config) -> str:
-    """Plain text, one fact per line (the CLI; Telegram wraps the same facts in HTML)."""
+    """Plain text, one fact per line (``rotabot status``; /status shows the same model)."""
     lines = []
     run = status.last_run
     if run is None:
@@ -70,13 +145,10 @@ def render_status(status: Status, config: Config) -> str:
         session, at = status.next_run
         local = at.astimezone(Runtimes(config.schedule).tz)
         lines.append(f"next run: session {session} at {local:%Y-%m-%d %H:%M %Z}")
-    if status.last_alert:
-        day, event = status.last_alert
-        lines.append(f"last alert: {day} {event.get('severity')} {event.get('summary')}")
-    else:
-        lines.append("last alert: none")
-    pending = status.outbox.get("pending", 0) + status.outbox.get("sending", 0)
-    doubt = status.outbox.get("unconfirmed", 0)
+    lines.append(f"last alert: {_delivery(status.last_alert, kind=False)}")
+    if status.last_delivery != status.last_alert:
+        lines.append(f"last delivery: {_delivery(status.last_delivery)}")
+    pending, doubt = status.pending, status.unconfirmed
     failed = status.outbox.get("failed", 0)
     lines.append(
         f"outbox: {pending} pending, {status.outbox.get('sent', 0)} sent, "
@@ -87,3 +159,10 @@ def render_status(status: Status, config: Config) -> str:
     behind = f" (behind: {', '.join(status.behind)})" if status.behind else ""
     lines.append(f"data: latest bar {status.newest_bar or 'none'}{behind}")
     return "\n".join(lines)
+
+
+def _delivery(record: DeliveryRecord | None, kind: bool = True) -> str:
+    if record is None:
+        return "none"
+    what = f"{record.kind} {record.key}" if kind else record.key
+    return f"{what} to chat {record.chat_id}, {record.status} {record.at:%Y-%m-%d %H:%M %Z}"

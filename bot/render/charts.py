@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 
 from bot.core.models import Severity
-from bot.core.signals import Signals, events
+from bot.core.params import Pair
+from bot.core.signals import PairSignals, Signals, pair_events
 from bot.errors import UsageError
 
 if TYPE_CHECKING:
@@ -39,9 +40,9 @@ def _label(text: str) -> str:
     return text.replace("$", r"\$")
 
 
-def _names(signals: Signals) -> tuple[str, str]:
-    a, b = signals.config.baskets[0], signals.config.baskets[1]
-    return a.name.split(" (")[0], b.name.split(" (")[0]
+def _names(ps: PairSignals) -> tuple[str, str]:
+    a, b = ps.keys
+    return ps.basket(a).short_name, ps.basket(b).short_name
 
 
 def _new_figure() -> Figure:
@@ -60,23 +61,23 @@ def _png(fig: Figure) -> bytes:
     return buffer.getvalue()
 
 
-def _window(signals: Signals, end: date | None) -> pd.DataFrame:
-    frame = signals.frame.loc[: pd.Timestamp(end)] if end is not None else signals.frame
+def _window(frame: pd.DataFrame, end: date | None) -> pd.DataFrame:
+    frame = frame.loc[: pd.Timestamp(end)] if end is not None else frame
     if frame.empty:
         raise UsageError("no sessions to chart yet")
     return frame
 
 
-def ratio_chart(signals: Signals, end: date | None = None, days: int = 250) -> bytes:
+def ratio_chart(ps: PairSignals, end: date | None = None, days: int = 250) -> bytes:
     """Return a PNG of the ratio with its moving averages over ``days`` sessions to ``end``.
 
     Rotation events in the window are marked: up triangles for rotations toward the first
     (numerator) basket, down triangles toward the second, coloured by severity.
     """
-    frame = _window(signals, end).tail(days)
+    frame = _window(ps.frame, end).tail(days)
     first, last = pd.Timestamp(frame.index[0]), pd.Timestamp(frame.index[-1])
-    a_name, b_name = _names(signals)
-    p = signals.config.signals
+    a_name, b_name = _names(ps)
+    p = ps.params
     fig = _new_figure()
     ax = fig.add_subplot()
     ax.plot(frame.index, frame["ratio"], color="#212121", linewidth=1.4, label="ratio")
@@ -94,22 +95,22 @@ def ratio_chart(signals: Signals, end: date | None = None, days: int = 250) -> b
         linewidth=1.0,
         label=f"{p.ma_long}-day average",
     )
-    _mark_events(ax, signals, frame, first.date(), last.date())
+    _mark_events(ax, ps, frame, first.date(), last.date())
     ax.set_title(_label(f"{a_name} / {b_name} ratio, {first:%Y-%m-%d} to {last:%Y-%m-%d}"))
     ax.grid(True, alpha=0.3)
     _date_axis(ax)
     return _png(fig)
 
 
-def _mark_events(ax: Any, signals: Signals, frame: pd.DataFrame, start: date, end: date) -> None:
+def _mark_events(ax: Any, ps: PairSignals, frame: pd.DataFrame, start: date, end: date) -> None:
     """Mark each event on the ratio line; the legend explains shapes and colours once."""
     from matplotlib.lines import Line2D
 
-    a_key = signals.keys[0]
-    a_name, b_name = _names(signals)
+    a_key = ps.keys[0]
+    a_name, b_name = _names(ps)
     seen_up: set[bool] = set()
     seen_severity: set[Severity] = set()
-    for event in events(signals, start, end):
+    for event in pair_events(ps, start, end):
         ts = pd.Timestamp(event.date)
         up = event.to_basket == a_key
         seen_up.add(up)
@@ -140,38 +141,50 @@ def _date_axis(ax: Any) -> None:
     ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
 
 
-def rrg_chart(signals: Signals, end: date | None = None, weeks: int = 8) -> bytes:
-    """Return a PNG of each basket's RS-Ratio vs RS-Momentum against the benchmark.
+def rrg_chart(
+    signals: Signals, end: date | None = None, tail: int = 10, highlight: Pair | None = None
+) -> bytes:
+    """Return a PNG of every basket's RS-Ratio vs RS-Momentum against the benchmark.
 
-    One point per week (every 5th session back from ``end``) for the last ``weeks`` weeks;
-    the latest point is the large one.
+    Each basket is drawn with a tail of its last ``tail`` sessions to ``end``, the latest
+    point large; the two baskets of ``highlight`` (the pair an alert is about) are drawn bold
+    and the others faded.
     """
-    frame = _window(signals, end)
-    weekly = frame.iloc[::-5].head(weeks + 1).iloc[::-1]
+    frame = _window(signals.baskets, end).tail(max(tail, 1) + 1)
     fig = _new_figure()
     ax = fig.add_subplot()
     points = []
-    for bk, color in zip(signals.config.baskets, ("#e53935", "#1e88e5"), strict=False):
-        tail = weekly[[f"rs_ratio_{bk.key}", f"rs_momentum_{bk.key}"]].dropna()
-        if tail.empty:
+    bold = set(highlight.keys) if highlight else set()
+    for i, bk in enumerate(signals.universe.baskets):
+        path = frame[[f"rs_ratio_{bk.key}", f"rs_momentum_{bk.key}"]].dropna()
+        if path.empty:
             continue
-        x, y = tail.iloc[:, 0].to_numpy(), tail.iloc[:, 1].to_numpy()
-        points.append(tail.to_numpy())
-        ax.plot(x, y, color=color, linewidth=1.2, marker="o", markersize=3, alpha=0.8)
-        ax.scatter(
-            [x[-1]], [y[-1]], color=color, s=80, zorder=3, label=_label(bk.name.split(" (")[0])
-        )
+        points.append(path.to_numpy())
+        _tail(ax, path.to_numpy(), _PALETTE[i % len(_PALETTE)], bk.short_name, bold, bk.key)
     if not points:
         raise UsageError("not enough history for the relative rotation graph yet")
     _quadrants(ax, np.concatenate(points))
-    last = pd.Timestamp(weekly.index[-1])
-    bench = signals.config.benchmark.name
-    ax.set_title(_label(f"Relative rotation vs {bench}, {weeks} weeks to {last:%Y-%m-%d}"))
+    last = pd.Timestamp(frame.index[-1])
+    bench = signals.universe.benchmark.name
+    ax.set_title(_label(f"Relative rotation vs {bench}, {tail} sessions to {last:%Y-%m-%d}"))
     ax.set_xlabel("RS-Ratio")
     ax.set_ylabel("RS-Momentum")
     # Outside the axes: inside it would hide a quadrant's name or the tails.
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)
     return _png(fig)
+
+
+_PALETTE = ("#e53935", "#1e88e5", "#43a047", "#fb8c00", "#8e24aa", "#00897b", "#6d4c41")
+
+
+def _tail(ax: Any, xy: np.ndarray, color: str, name: str, bold: set[str], key: str) -> None:
+    """Draw one basket's tail and its latest point; faded when another pair is highlighted."""
+    strong = not bold or key in bold
+    alpha, width = (0.9, 1.8 if bold else 1.2) if strong else (0.35, 0.8)
+    x, y = xy[:, 0], xy[:, 1]
+    ax.plot(x, y, color=color, linewidth=width, marker="o", markersize=2.5, alpha=alpha)
+    ax.scatter([x[-1]], [y[-1]], color=color, s=90 if strong else 45, zorder=3, alpha=alpha,
+               edgecolors="black" if key in bold else "none", label=_label(name))  # fmt: skip
 
 
 def _quadrants(ax: Any, values: np.ndarray) -> None:

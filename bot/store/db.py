@@ -1,4 +1,4 @@
-"""The one SQLite file rotabot keeps: price cache now, run state later.
+"""The one SQLite file rotabot keeps: the price cache, mutes and the daemon's run state.
 
 Schema changes are numbered migrations applied in order and tracked with ``PRAGMA
 user_version``, so an old file upgrades in place. The file and any folder created for it are
@@ -12,7 +12,7 @@ import sqlite3
 from pathlib import Path
 
 from bot.errors import UserError
-from bot.store.schema import STATE_SCHEMA
+from bot.store.schema import OUTBOX_ONLY, STATE_SCHEMA
 
 MIGRATIONS: list[str] = [
     # 1: price cache
@@ -56,7 +56,11 @@ MIGRATIONS: list[str] = [
     """,
     # 3: daemon state: runs, events, the alert outbox (see bot.store.state).
     STATE_SCHEMA,
+    # 4: one delivery record, the outbox (see bot.store.schema).
+    OUTBOX_ONLY,
 ]
+
+SCHEMA_VERSION = len(MIGRATIONS)
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -122,3 +126,17 @@ def migrate(conn: sqlite3.Connection) -> None:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+
+
+class transaction:  # noqa: N801 - used like a function: `with transaction(conn):`
+    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self.conn.execute("COMMIT" if exc_type is None else "ROLLBACK")

@@ -1,4 +1,14 @@
-"""Tables of the daemon's state (runs, events, outbox); applied as migration 3."""
+"""Tables of the daemon's state (runs, events, outbox): migration 3, and migration 4.
+
+Migration 4 makes the outbox the one record of deliveries. ``rotabot signal --send`` used to
+send directly and log each part in a ``deliveries`` table; it now queues into the outbox like
+the daemon. The migration adds ``outbox.doubtful`` (some part of the row may or may not have
+arrived: the row ends ``unconfirmed`` rather than ``sent``), copies each (key, chat) of
+``deliveries`` that the outbox lacks into one outbox row (per part the best outcome of its
+tries, then: every part sent -> ``sent``, any unconfirmed -> ``unconfirmed``, else
+``failed``; no parts kept, so such a row is never sent again) and drops ``deliveries``.
+No semicolons inside these scripts: ``bot.store.db.migrate`` splits them on semicolons.
+"""
 
 STATE_SCHEMA = """
 CREATE TABLE runs (
@@ -40,4 +50,44 @@ CREATE TABLE daemon_meta (
     name TEXT PRIMARY KEY,
     value TEXT NOT NULL
 )
+"""
+
+OUTBOX_ONLY = """
+ALTER TABLE outbox ADD COLUMN doubtful INTEGER NOT NULL DEFAULT 0;
+INSERT INTO outbox (
+    key, session, chat_id, kind, parts, status, next_part, attempts,
+    created_at, sent_at, message_ids, error, doubtful
+)
+SELECT
+    p.key,
+    COALESCE(date(substr(p.key, 1, 10)), substr(MIN(p.first_at), 1, 10)),
+    p.chat_id,
+    MAX(p.kind),
+    '[]',
+    CASE WHEN MIN(p.best) = 2 THEN 'sent' WHEN MAX(p.best = 1) = 1 THEN 'unconfirmed'
+        ELSE 'failed' END,
+    COUNT(*),
+    SUM(p.tries),
+    MIN(p.first_at),
+    MAX(p.last_at),
+    '[' || COALESCE((
+        SELECT group_concat(m.message_id, ',') FROM deliveries AS m
+        WHERE m.key = p.key AND m.chat_id = p.chat_id AND m.message_id IS NOT NULL
+    ), '') || ']',
+    (
+        SELECT e.error FROM deliveries AS e
+        WHERE e.key = p.key AND e.chat_id = p.chat_id AND e.error IS NOT NULL
+        ORDER BY e.id DESC LIMIT 1
+    ),
+    MIN(p.best) < 2 AND MAX(p.best = 1) = 1
+FROM (
+    SELECT
+        key, chat_id, part, MAX(kind) AS kind, COUNT(*) AS tries,
+        MAX(CASE status WHEN 'sent' THEN 2 WHEN 'unconfirmed' THEN 1 ELSE 0 END) AS best,
+        MIN(sent_at) AS first_at, MAX(sent_at) AS last_at
+    FROM deliveries GROUP BY key, chat_id, part
+) AS p
+WHERE NOT EXISTS (SELECT 1 FROM outbox AS o WHERE o.key = p.key AND o.chat_id = p.chat_id)
+GROUP BY p.key, p.chat_id;
+DROP TABLE deliveries
 """

@@ -5,12 +5,16 @@ Exactly-once rules, all enforced by the database rather than by memory:
 * ``runs``: one row per session. A session whose run is ``done`` or ``incomplete`` is never
   evaluated again, whatever triggers it (a rerun, a restart, a second timer).
 * ``outbox``: one row per (message key, chat), ``UNIQUE``, written in the same transaction as
-  the run's result, so evaluating twice cannot queue twice. A row goes ``pending`` ->
-  ``sending`` (committed before each part goes out) -> ``sent`` when Telegram confirms.
+  the run's result, so evaluating twice cannot queue twice. ``rotabot signal --send`` queues
+  into the same table under the same keys, so the daemon and it never both send a message.
+  A row goes ``pending`` -> ``sending`` (committed before each part goes out) -> ``sent``
+  when Telegram confirms every part, ``unconfirmed`` when some part may not have arrived
+  (``doubtful``), ``failed`` when Telegram refused it for good.
 * A row found in ``sending`` on start-up was interrupted mid-request: Telegram may have
   delivered it and offers no way to ask, so it is marked ``unconfirmed`` and not sent again
   (a rare missed part rather than a double alert; see ``bot.notify.notifiers``). A row that failed
   while certainly undelivered goes back to ``pending`` and is retried.
+* Only ``requeue`` (``signal --resend``, asked for by a person) sends a row again.
 """
 
 from __future__ import annotations
@@ -22,9 +26,21 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
-from bot.data.cache import transaction
+from bot.store.db import transaction
 
 FINAL = ("done", "incomplete")
+
+
+def legacy_key(key: str) -> str | None:
+    """The key the one-pair version gave the same message (no pair after the date), or None.
+
+    A state file written by that version keys "2025-01-27 shock chips->platforms"; this one
+    "2025-01-27 chips/platforms shock chips->platforms". A message already queued under the old
+    key is the same message, so it is not queued again after an upgrade.
+    """
+    day, _, rest = key.partition(" ")
+    pair, _, tail = rest.partition(" ")
+    return f"{day} {tail}" if "/" in pair and tail else None
 
 
 def _now() -> str:
@@ -55,6 +71,14 @@ class OutboxRow:
     next_part: int
     attempts: int
     message_ids: list[int]
+    sent_at: str | None = None  # UTC ISO time of the last part that went out
+    error: str | None = None
+
+
+_OUTBOX_COLUMNS = (
+    "id, key, session, chat_id, kind, parts, status, next_part, attempts, message_ids, "
+    "sent_at, error"
+)
 
 
 class StateStore:
@@ -171,11 +195,19 @@ class StateStore:
     def _enqueue(
         self, key: str, session: date, kind: str, parts: list[dict[str, str]], chats: Sequence[int]
     ) -> None:
+        legacy = legacy_key(key)
+        targets = [c for c in chats if legacy is None or not self._queued(legacy, c)]
         self.conn.executemany(
             "INSERT OR IGNORE INTO outbox (key, session, chat_id, kind, parts, created_at) "
             "VALUES (?, ?, ?, ?, ?, ?)",
-            [(key, session.isoformat(), c, kind, json.dumps(parts), _now()) for c in chats],
+            [(key, session.isoformat(), c, kind, json.dumps(parts), _now()) for c in targets],
         )
+
+    def _queued(self, key: str, chat: int) -> bool:
+        row = self.conn.execute(
+            "SELECT 1 FROM outbox WHERE key = ? AND chat_id = ?", (key, chat)
+        ).fetchone()
+        return row is not None
 
     # --- events -------------------------------------------------------------------------
 
@@ -194,12 +226,46 @@ class StateStore:
 
     # --- outbox -------------------------------------------------------------------------
 
-    def pending(self) -> list[OutboxRow]:
+    def requeue(
+        self, key: str, session: date, kind: str, parts: list[dict[str, str]], chats: Sequence[int]
+    ) -> None:
+        """Queue ``key`` for ``chats`` again, whatever became of it: a resend asked for by hand.
+
+        A row in the middle of a send (another process holds it) is left alone.
+        """
+        with transaction(self.conn):
+            self.conn.executemany(
+                "UPDATE outbox SET status = 'pending', parts = ?, kind = ?, next_part = 0, "
+                "message_ids = '[]', doubtful = 0, sent_at = NULL, created_at = ?, "
+                "error = NULL WHERE key = ? AND chat_id = ? AND status != 'sending'",
+                [(json.dumps(parts), kind, _now(), key, c) for c in chats],
+            )
+            self._enqueue(key, session, kind, parts, chats)
+
+    def pending(self, keys: Sequence[str] | None = None) -> list[OutboxRow]:
+        """Return the rows waiting to be sent (only those of ``keys`` when given), oldest first."""
+        sql = f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE status = 'pending'"
+        if keys is not None:
+            sql += f" AND key IN ({', '.join('?' for _ in keys) or 'NULL'})"
+        rows = self.conn.execute(sql + " ORDER BY id", list(keys or ())).fetchall()
+        return [_outbox(r) for r in rows]
+
+    def rows_of(self, key: str) -> list[OutboxRow]:
+        """Return every row of ``key``, whatever its status, by chat."""
         rows = self.conn.execute(
-            "SELECT id, key, session, chat_id, kind, parts, status, next_part, attempts, "
-            "message_ids FROM outbox WHERE status = 'pending' ORDER BY id"
+            f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE key = ? ORDER BY chat_id", (key,)
         ).fetchall()
         return [_outbox(r) for r in rows]
+
+    def latest_delivered(self, kind: str | None = None) -> OutboxRow | None:
+        """Return the row that most recently reached (or may have reached) a chat."""
+        sql = f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE status IN ('sent', 'unconfirmed')"
+        args: tuple[str, ...] = ()
+        if kind is not None:
+            sql += " AND kind = ?"
+            args = (kind,)
+        row = self.conn.execute(sql + " ORDER BY sent_at DESC, id DESC LIMIT 1", args).fetchone()
+        return _outbox(row) if row else None
 
     def counts(self) -> dict[str, int]:
         return dict(
@@ -216,17 +282,32 @@ class StateStore:
     def part_done(
         self, row: OutboxRow, part: int, message_id: int | None, confirmed: bool
     ) -> OutboxRow:
-        """Record that part ``part`` of ``row`` went out; return the row as it now stands."""
+        """Record that part ``part`` of ``row`` went out; return the row as it now stands.
+
+        The last part settles the row: ``sent`` when every part was confirmed, else
+        ``unconfirmed`` (an unconfirmed part before it left the row ``doubtful``).
+        """
         ids = [*row.message_ids, message_id] if message_id is not None else row.message_ids
         last = part + 1 >= len(row.parts)
-        status = "pending" if not last else ("sent" if confirmed else "unconfirmed")
         error = None if confirmed else f"part {part} unconfirmed: may not have arrived"
+        at = _now()
         self.conn.execute(
-            "UPDATE outbox SET status = ?, next_part = ?, message_ids = ?, sent_at = ?, "
-            "error = COALESCE(?, error) WHERE id = ?",
-            (status, part + 1, json.dumps(ids), _now(), error, row.id),
+            "UPDATE outbox SET doubtful = MAX(doubtful, ?), status = CASE WHEN NOT ? THEN "
+            "'pending' WHEN MAX(doubtful, ?) = 0 THEN 'sent' ELSE 'unconfirmed' END, "
+            "next_part = ?, message_ids = ?, sent_at = ?, error = COALESCE(?, error) "
+            "WHERE id = ?",
+            (not confirmed, last, not confirmed, part + 1, json.dumps(ids), at, error, row.id),
         )
-        return replace(row, status=status, next_part=part + 1, message_ids=ids)
+        found = self.conn.execute("SELECT status FROM outbox WHERE id = ?", (row.id,)).fetchone()
+        status = str(found[0]) if found else row.status
+        return replace(
+            row,
+            status=status,
+            next_part=part + 1,
+            message_ids=ids,
+            sent_at=at,
+            error=error or row.error,
+        )
 
     def failed(self, row_id: int, error: str, retry: bool) -> None:
         self.conn.execute(
@@ -239,7 +320,7 @@ class StateStore:
         cur = self.conn.execute(
             "UPDATE outbox SET status = CASE WHEN next_part + 1 >= "
             "json_array_length(parts) THEN 'unconfirmed' ELSE 'pending' END, "
-            "next_part = next_part + 1, "
+            "next_part = next_part + 1, doubtful = 1, "
             "error = 'interrupted mid-send: may have been delivered, not sent again' "
             "WHERE status = 'sending'"
         )
@@ -278,7 +359,7 @@ def _opt(value: object) -> str | None:
 
 
 def _outbox(row: tuple[Any, ...]) -> OutboxRow:
-    rid, key, session, chat, kind, parts, status, nxt, attempts, ids = row
+    rid, key, session, chat, kind, parts, status, nxt, attempts, ids, sent_at, error = row
     return OutboxRow(
         int(rid),
         str(key),
@@ -290,4 +371,6 @@ def _outbox(row: tuple[Any, ...]) -> OutboxRow:
         int(nxt),
         int(attempts),
         json.loads(str(ids)),
+        _opt(sent_at),
+        _opt(error),
     )

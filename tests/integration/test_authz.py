@@ -6,15 +6,15 @@ refuses malformed HTML with a 400. Two promises are checked for every command in
 * commands from unknown chats, from users outside ``telegram.allowed_user_ids`` (even in an
   allowed chat) and edited messages reach no handler: nothing is sent back and nothing
   changes, except the opt-in ``reveal_chat_id`` answer to a /start;
-* basket names, basket keys and the benchmark name with HTML or Markdown characters, and
-  arguments echoed back in an error, are escaped in every reply and alert: the chat shows them
-  literally, and no tag of theirs reaches Telegram.
+* basket names and the benchmark name with HTML or Markdown characters, and arguments echoed
+  back in an error, are escaped in every reply and alert: the chat shows them literally, and
+  no tag of theirs reaches Telegram. (Basket keys cannot carry markup: the configuration
+  allows only ``[a-z0-9_]`` in them.)
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import logging
 from collections.abc import Iterator
@@ -26,7 +26,7 @@ import pytest
 from bot.cli.main import main
 from bot.config import Config, load_config, parse_config
 from bot.errors import ConfigError
-from bot.render.text import BACKTEST_MISSING, SORRY, render_chat_id
+from bot.render.replies import SORRY, render_chat_id
 from bot.store.db import connect
 from bot.telegram.app import COMMANDS, build_application, running
 from bot.telegram.service import BotService
@@ -53,7 +53,8 @@ ARGUMENTS = {"signal": "2024-08-12", "chart": "30", "mute": "3", "backtest": "rs
 NASTY_CHIPS = "<script>alert('x')</script> & *bold* _it_ `code`"
 NASTY_PLATFORMS = "<b>Plat</b> & Co *_[link](http://x)"
 NASTY_BENCH = "S&P <500>"
-NASTY_KEYS = ("chips<&>", "plat*_`")
+NASTY_KEYS = ("chips_1", "plat_2")  # keys allow [a-z0-9_] only: the awkward ones, still
+NASTY_PAIR = f"{NASTY_KEYS[0]}/{NASTY_KEYS[1]}"
 
 
 @pytest.fixture
@@ -75,8 +76,8 @@ def write_config(
         text = (
             text.replace('"Platforms (gold diggers)"', json.dumps(NASTY_PLATFORMS))
             .replace('name = "Index"', f"name = {json.dumps(NASTY_BENCH)}")
-            .replace("[baskets.chips]", f"[baskets.{json.dumps(NASTY_KEYS[0])}]")
-            .replace("[baskets.platforms]", f"[baskets.{json.dumps(NASTY_KEYS[1])}]")
+            .replace("[baskets.chips]", f"[baskets.{NASTY_KEYS[0]}]")
+            .replace("[baskets.platforms]", f"[baskets.{NASTY_KEYS[1]}]")
         )
     path = folder / "config.toml"
     path.write_text(text)
@@ -201,32 +202,30 @@ def assert_shown_escaped(message: Delivered, *names: str) -> None:
         assert tag not in message.text, message.text
 
 
-# Backtesting arrives with its own feature; until then /backtest answers that it is missing.
-BACKTEST_REPLIES = (
-    [
-        ("/backtest rs_trend window=20", ("Backtest rs_trend", f"hold_{NASTY_KEYS[0]}")),
-        ("/backtest rs_trend x=<script>", ("no parameter 'x'",)),
-    ]
-    if importlib.util.find_spec("bot.backtest.engine")
-    else [("/backtest rs_trend window=20", (BACKTEST_MISSING,))]
-)
+NASTY_SHORT = "<script>alert('x')</script> & *bold* _it_ `code`/<b>Plat</b> & Co *_"
 # A command line per command of the table, what its reply must show, and arguments that get
 # echoed back in the error reply.
 REPLIES = [
     ("/start", (NASTY_CHIPS, NASTY_PLATFORMS)),
     ("/help", ()),
     ("/status", ()),
-    ("/signal", (NASTY_CHIPS, NASTY_PLATFORMS, NASTY_BENCH)),
+    ("/signal", (NASTY_CHIPS, NASTY_PLATFORMS, NASTY_BENCH, NASTY_SHORT)),
     ("/signal 2024-08-09", (NASTY_BENCH,)),  # a quiet day: the moves table
-    ("/chart 30", ("<script>alert('x')</script> & *bold* _it_ `code`/<b>Plat</b> & Co *_",)),
+    (f"/signal {NASTY_PAIR} 2024-08-09", (NASTY_BENCH, NASTY_SHORT)),
+    ("/chart 30", (NASTY_SHORT,)),
+    (f"/chart {NASTY_PAIR}", (NASTY_SHORT,)),
     ("/rrg", ("relative rotation vs the benchmark",)),
     ("/baskets", (NASTY_CHIPS, NASTY_PLATFORMS, NASTY_BENCH, *NASTY_KEYS)),
-    *BACKTEST_REPLIES,
+    ("/backtest rs_trend window=20", ("Backtest rs_trend", f"hold_{NASTY_KEYS[0]}")),
+    ("/backtest rs_trend x=<script>", ("no parameter 'x'",)),
     ("/mute 1", ()),
     ("/unmute", ()),
     ("/signal <b>2024", ("not a date: '<b>2024'",)),
-    ("/chart <i>&amp;", ("DAYS must be a whole number, got '<i>&amp;'",)),
+    ("/signal <b>x</b>/y", ("'<b>x</b>/y' is not a watched pair", NASTY_PAIR)),
+    ("/chart <i>&amp;", ("SESSIONS must be a whole number, got '<i>&amp;'",)),
+    ("/rrg <script>", ("SESSIONS must be a whole number, got '<script>'",)),
     ("/backtest <b>x", ("cannot read '<b>x'",)),
+    ("/backtest rs_trend pair=<i>a/b</i>", ("'<i>a/b</i>' is not a watched pair",)),
 ]
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -69,8 +71,10 @@ def test_backtest_json_contract(capsys: pytest.CaptureFixture[str], world: list[
     )
     assert code == 0
     payload = json.loads(out)
-    assert {"strategy", "params", "start", "end", "metrics", "benchmarks"} <= set(payload)
+    assert {"strategy", "pair", "params", "start", "end", "metrics", "benchmarks"} <= set(payload)
     assert payload["strategy"] == "rs_momentum"
+    assert payload["pair"] == "chips/platforms"  # the first configured pair
+    assert payload["assets"] == ["chips", "platforms", "benchmark"]
     assert payload["params"] == {"lookback": 42, "rebalance": 21, "margin": 0.0}
     assert payload["start"] == "2020-03-02"  # 42 sessions of warm-up after the first one
     assert payload["settings"]["cost_bps"] == 4.0
@@ -104,6 +108,7 @@ def test_backtest_text_and_spread_mode(
     )
     assert code == 0
     assert out.startswith("rs_trend (window=100, band=0.02, confirm=3) 2020-09-01 ..")
+    assert out.splitlines()[0].endswith(" on chips/platforms")
     assert "long/short spread" in out and "Sharpe" in out and "50_50_rebalanced" in out
 
 
@@ -195,6 +200,8 @@ def test_study_agrees_with_replay(capsys: pytest.CaptureFixture[str], world: lis
     assert code == 0
     payload = json.loads(out)
     assert payload["horizons"] == [1, 5, 20] and payload["start"] == "2020-06-01"
+    assert payload["pairs"] == ["chips/platforms"]
+    assert {r["pair"] for r in payload["rows"]} == {"chips/platforms"}
     end = payload["end"]
     code, replay, _ = run(
         capsys, *world, "replay", "--start", "2020-06-01", "--end", end, "--format", "json"
@@ -209,7 +216,9 @@ def test_strategies_listing(capsys: pytest.CaptureFixture[str], world: list[str]
     code, out, _ = run(capsys, *world, "strategies", "--format", "json")
     assert code == 0
     listing = {s["name"]: s for s in json.loads(out)}
-    assert len(listing) == 6
+    assert len(listing) == 7
+    assert listing["sector_rotation"]["trades"] == "baskets"
+    assert listing["rs_momentum"]["trades"] == "pair"
     rrg = {p["name"]: p for p in listing["rrg"]["params"]}
     assert rrg["rule"]["default"] == "quadrant" and "early" in rrg["rule"]["choices"]
 
@@ -239,6 +248,13 @@ def test_strategies_listing(capsys: pytest.CaptureFixture[str], world: list[str]
             ["sweep", "--strategy", "rrg", "--grid", "window=20", "--walk-forward", "9y:1y"],
             "needs more than",
         ),
+        (["backtest", "--strategy", "rrg", "--pair", "chips/duo"], "; configured: chips/platforms"),
+        (["backtest", "--strategy", "rrg", "--pair", "chips"], "not a watched pair"),
+        (["backtest", "--strategy", "rrg", "--pair", "chips/platfroms"], "did you mean"),
+        (["sweep", "--strategy", "rrg", "--grid", "window=20", "--pair", "a/b"], "configured:"),
+        (["backtest", "--strategy", "sector_rotation", "--pair", "chips/platforms"], "not apply"),
+        (["backtest", "--strategy", "sector_rotation", "--mode", "spread"], "needs a pair"),
+        (["study", "--pair", "platforms/chips"], "; configured: chips/platforms"),
         (["study", "--horizons", "0,5"], "1 or more"),
         (["study", "--start", "2030-01-01", "--end", "2031-01-01"], "outside the data"),
     ],
@@ -249,6 +265,82 @@ def test_bad_input_exits_2_with_a_message(
     code, out, err = run(capsys, *world, *argv)
     assert code == 2
     assert message in err and "Traceback" not in err and out == ""
+
+
+def test_an_unknown_pair_exits_2_on_one_line_naming_the_configured_pairs(
+    capsys: pytest.CaptureFixture[str], wide: list[str]
+) -> None:
+    code, out, err = run(capsys, *wide, "backtest", "--strategy", "rs_momentum", "--pair", "x/y")
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1
+    assert "x/y" in err and "chips/platforms, duo/platforms" in err
+
+
+@pytest.fixture
+def wide(world: list[str], tmp_path: Path) -> list[str]:
+    """The world's prices with a third basket and two watched pairs."""
+    config = write_config(
+        tmp_path,
+        '[data]\nhistory_start = "2019-01-01"\n'
+        "[signals]\nmin_history = 60\nshort_window = 40\nlong_window = 250\n"
+        '[baskets.duo]\nname = "Duo"\ntickers = ["C1", "C2"]\n'
+        '[watch]\npairs = ["chips/platforms", "duo/platforms"]\n',
+    )
+    return ["--config", str(config), *world[2:]]
+
+
+def backtest_payload(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, object]:
+    code, out, err = run(capsys, *argv, "--format", "json")
+    assert code == 0, err
+    payload: dict[str, object] = json.loads(out)
+    return payload
+
+
+def test_backtest_on_the_second_pair_of_a_wider_config(
+    capsys: pytest.CaptureFixture[str], world: list[str], wide: list[str]
+) -> None:
+    rs = ("backtest", "--strategy", "rs_momentum")
+    second = backtest_payload(capsys, *wide, *rs, "--pair", "duo/platforms")
+    assert second["pair"] == "duo/platforms"
+    assert second["assets"] == ["duo", "platforms", "benchmark"]
+    assert list(second["benchmarks"]) == ["hold_duo", "hold_platforms", "50_50_rebalanced", "BENCH"]  # type: ignore[call-overload]
+    first = backtest_payload(capsys, *wide, *rs)
+    assert first["pair"] == "chips/platforms" and first != second
+    # Another basket in the file changes nothing on the first pair.
+    assert first == backtest_payload(capsys, *world, *rs)
+
+
+def test_sector_rotation_trades_every_basket(
+    capsys: pytest.CaptureFixture[str], wide: list[str], tmp_path: Path
+) -> None:
+    folder = tmp_path / "report"
+    argv = ("backtest", "--strategy", "sector_rotation", "--param", "lookback=42")
+    payload = backtest_payload(capsys, *wide, *argv, "--report", str(folder))
+    assert payload["pair"] is None
+    assert payload["assets"] == ["chips", "platforms", "duo", "benchmark"]
+    assert list(payload["benchmarks"]) == ["equal_weight", "BENCH"]  # type: ignore[call-overload]
+    assert payload["start"] == "2020-03-02"  # 42 sessions of warm-up, as for a pair
+    assert (folder / "weights.csv").read_text().startswith("date,chips,platforms,duo,benchmark")
+    assert (folder / "weights.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    code, out, _ = run(capsys, *wide, "sweep", "--strategy", "sector_rotation", "--grid", "k=1,2")
+    assert code == 0 and "sector_rotation on baskets chips, platforms, duo: 2 combinations" in out
+
+
+def test_study_covers_every_configured_pair(
+    capsys: pytest.CaptureFixture[str], wide: list[str]
+) -> None:
+    code, out, _ = run(capsys, *wide, "study", "--start", "2020-06-01", "--format", "json")
+    assert code == 0
+    payload = json.loads(out)
+    assert payload["pairs"] == ["chips/platforms", "duo/platforms"]
+    assert {r["pair"] for r in payload["rows"]} == {"chips/platforms", "duo/platforms"}
+    code, out, _ = run(capsys, *wide, "study", "--pair", "duo/platforms", "--format", "json")
+    assert code == 0
+    only = json.loads(out)
+    assert only["pairs"] == ["duo/platforms"] and only["events"] > 0
+    assert {r["pair"] for r in only["rows"]} == {"duo/platforms"}
+    code, out, _ = run(capsys, *wide, "study", "--start", "2020-06-01")
+    assert code == 0 and "on chips/platforms, duo/platforms" in out
 
 
 # -- real prices ------------------------------------------------------------------------------
@@ -292,9 +384,33 @@ def test_real_backtest_and_sweep(capsys: pytest.CaptureFixture[str], real_prices
     assert walk["end"] == "2025-12-31" and len(walk["folds"]) >= 10
 
 
-def test_the_rank_choices_match_the_core() -> None:
-    # The parser keeps its own copy so that `rotabot --help` never imports numpy.
-    from bot.backtest.sweep import RANKABLE
-    from bot.cli import backtest_args as cli_backtest
+def test_help_lists_rank_choices_without_importing_numpy() -> None:
+    code = (
+        "import sys; from bot.cli.main import build_parser; build_parser(); "
+        "print('numpy' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.strip() == "False", done.stderr
 
-    assert cli_backtest.RANK_BY == RANKABLE
+
+def test_real_second_pair_and_sector_rotation(
+    capsys: pytest.CaptureFixture[str], real_prices: Path, tmp_path: Path
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[baskets.chips]\nname = "Chips"\ntickers = ["NVDA","AMD","TSM","AVGO","QCOM"]\n'
+        '[baskets.platforms]\nname = "Platforms"\ntickers = ["META","MSFT","GOOGL","AMZN"]\n'
+        '[baskets.memory]\nname = "Memory"\ntickers = ["MU","WDC","SNDK"]\n'
+        '[watch]\npairs = ["chips/platforms", "memory/platforms"]\n'
+    )
+    common = ["--config", str(config), "--prices-dir", str(real_prices)]
+    end = ("--end", "2025-12-31")
+    pair = backtest_payload(
+        capsys, *common, "backtest", "--strategy", "rs_trend", "--pair", "memory/platforms", *end
+    )
+    assert pair["pair"] == "memory/platforms" and pair["end"] == "2025-12-31"
+    assert "hold_memory" in pair["benchmarks"]  # type: ignore[operator]
+    every = backtest_payload(capsys, *common, "backtest", "--strategy", "sector_rotation", *end)
+    assert every["assets"] == ["chips", "platforms", "memory", "benchmark"]
+    metrics = every["metrics"]
+    assert isinstance(metrics, dict) and metrics["trades"] > 10

@@ -95,6 +95,7 @@ def test_replay_json_lines(
     for r in rows:
         assert set(r) == {
             "date",
+            "pair",
             "kind",
             "from",
             "to",
@@ -105,6 +106,69 @@ def test_replay_json_lines(
             "evidence",
         }
     assert rows[-1]["date"] == "2021-02-24" and rows[-1]["kind"] == "shock"
+    assert {r["pair"] for r in rows} == {"chips/platforms"}
+
+
+@pytest.fixture
+def two_pairs(tmp_path: Path, csv_world: tuple[Path, Path]) -> tuple[Path, Path]:
+    """The CSV world with a third basket (sharing C1 with chips) and two watched pairs."""
+    folder, config = csv_world
+    text = config.read_text().replace(
+        "[benchmark]",
+        '[baskets.mixed]\nname = "Mixed"\ntickers = ["C1", "C2"]\n'
+        '[watch]\npairs = ["chips/platforms", "platforms/mixed"]\n[benchmark]',
+    )
+    config.write_text(text)
+    return folder, config
+
+
+def test_signal_json_covers_every_pair_and_basket(
+    capsys: pytest.CaptureFixture[str], two_pairs: tuple[Path, Path]
+) -> None:
+    folder, config = two_pairs
+    argv = ["--config", str(config), "--prices-dir", str(folder), "signal", "--format", "json"]
+    code, out, _ = run(capsys, *argv)
+    assert code == 0
+    state = json.loads(out)
+    assert state["pair"] == "chips/platforms"  # the first pair keeps the top level
+    assert [p["pair"] for p in state["pairs"]] == ["chips/platforms", "platforms/mixed"]
+    # Each pair object has the shape of the top level (minus the two lists of everything).
+    assert set(state["pairs"][0]) == set(state) - {"pairs", "baskets"}
+    assert state["pairs"][0]["trend"] == state["trend"]
+    assert set(state["baskets"]) == {"chips", "platforms", "mixed"}
+    assert set(state["baskets"]["mixed"]) == {"rs_ratio", "rs_momentum", "quadrant"}
+    code, out, _ = run(capsys, *argv, "--pair", "platforms/mixed")
+    chosen = json.loads(out)
+    assert chosen["pair"] == "platforms/mixed"
+    assert [p["pair"] for p in chosen["pairs"]] == ["platforms/mixed"]
+
+
+def test_replay_lines_carry_their_pair_and_pair_filters(
+    capsys: pytest.CaptureFixture[str], two_pairs: tuple[Path, Path]
+) -> None:
+    folder, config = two_pairs
+    argv = ["--config", str(config), "--prices-dir", str(folder), "replay"]
+    argv += ["--start", "2020-06-01", "--end", "2021-02-24", "--format", "json"]
+    code, out, _ = run(capsys, *argv)
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and {r["pair"] for r in rows} == {"chips/platforms", "platforms/mixed"}
+    code, out, _ = run(capsys, *argv, "--pair", "chips/platforms")
+    only = [json.loads(line) for line in out.splitlines()]
+    assert only == [r for r in rows if r["pair"] == "chips/platforms"]
+
+
+@pytest.mark.parametrize(
+    "command", [["signal"], ["replay", "--start", "2020-06-01", "--end", "2020-07-01"]]
+)
+def test_unknown_pair_exits_2_naming_the_configured_pairs(
+    capsys: pytest.CaptureFixture[str], two_pairs: tuple[Path, Path], command: list[str]
+) -> None:
+    folder, config = two_pairs
+    argv = ["--config", str(config), "--prices-dir", str(folder), *command]
+    code, _, err = run(capsys, *argv, "--pair", "mixed/chips")
+    assert code == 2
+    assert "not a watched pair; configured: chips/platforms, platforms/mixed" in err
+    assert "Traceback" not in err
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,7 @@ BROAD_DAYS = ["2020-03-16", "2022-09-13", "2025-04-03", "2025-04-04", "2025-04-0
 def real(real_prices: Path) -> tuple[Config, Signals]:
     config = Config()
     panel = CsvSource(real_prices).fetch(config.tickers, config.data.history_start)
-    return config, compute_signals(panel, config)
+    return config, compute_signals(panel, config.universe)
 
 
 @pytest.mark.parametrize("day", ["2024-07-17", "2025-01-27"])
@@ -73,8 +73,8 @@ def test_no_look_ahead_on_real_data(real: tuple[Config, Signals], real_prices: P
     ]
     for day in sample:
         d = date.fromisoformat(day)
-        cut = compute_signals(panel.upto(d), config)
+        cut = compute_signals(panel.upto(d), config.universe)
         pd.testing.assert_series_equal(
-            cut.frame.iloc[-1], full.frame.loc[pd.Timestamp(d)], check_names=False
+            cut.first.frame.iloc[-1], full.first.frame.loc[pd.Timestamp(d)], check_names=False
         )
-        assert state_at(cut, d) == state_at(full, d)
+        assert state_at(cut.first, d) == state_at(full.first, d)

@@ -18,18 +18,34 @@ from bot.backtest.engine import (
     moves,
     simulate,
 )
-from bot.backtest.market import market_data
+from bot.backtest.market import basket_data, market_data, pair_data
 from bot.backtest.metrics import return_metrics
 from bot.backtest.study import event_study, forward_spreads
 from bot.backtest.sweep import fold_windows, sweep, walk_forward
+from bot.core.market import build_market
 from bot.core.models import RotationEvent, Severity
+from bot.core.params import Basket, Pair, Universe
 from bot.core.signals import compute_signals
 from bot.errors import UsageError
-from tests.synthetic import panel_from_returns, random_returns, sessions, small_config
+from tests.synthetic import (
+    SMALL_BASKETS,
+    panel_from_returns,
+    random_returns,
+    sessions,
+    small_config,
+)
 
 RATE = 0.001
 TICKERS = ["C1", "C2", "C3", "C4", "P1", "P2", "P3", "BENCH"]
 CONFIG = small_config(min_history=60, short_window=40, long_window=250)
+UNIVERSE = CONFIG.universe
+# Three baskets and two watched pairs; "duo" shares members with the other two.
+WIDE = Universe(
+    (*SMALL_BASKETS, Basket("duo", "Duo", ("C1", "P3"))),
+    (Pair("chips", "platforms"), Pair("duo", "platforms")),
+    UNIVERSE.benchmark,
+    UNIVERSE.params,
+)
 
 
 def close_moves(returns: Sequence[Sequence[float]]) -> Moves:
@@ -125,7 +141,7 @@ def test_trades_and_wins_count_holding_periods() -> None:
 def test_backtest_on_a_synthetic_panel() -> None:
     returns = random_returns(TICKERS, 320, seed=5)
     returns.loc[returns.index[:150], "BENCH"] = np.nan  # the benchmark lists late
-    data = market_data(panel_from_returns(returns), CONFIG)
+    data = market_data(panel_from_returns(returns), UNIVERSE)
     targets = pd.DataFrame(0.0, index=data.sessions, columns=list(data.assets))
     targets.iloc[100:200, 0] = 1.0
     targets.iloc[200:, 1] = 1.0
@@ -146,23 +162,60 @@ def test_backtest_on_a_synthetic_panel() -> None:
     assert hold.iloc[-1] == pytest.approx(expected, rel=1e-12)
 
 
-def test_market_shocks_equal_the_engines() -> None:
+@pytest.mark.parametrize("key", ["chips/platforms", "duo/platforms"])
+def test_market_shocks_are_the_alerts_shocks(key: str) -> None:
     returns = random_returns(TICKERS, 400, seed=8)
     returns.iloc[300, :7] = [-0.06, -0.05, -0.05, -0.04, 0.05, 0.03, 0.02]
     panel = panel_from_returns(returns)
-    ours = market_data(panel, CONFIG).shocks
-    theirs = compute_signals(panel, CONFIG).frame[ours.columns]
+    pair = WIDE.pair(key)
+    ours = market_data(panel, WIDE, pair).shocks
+    theirs = compute_signals(panel, WIDE).pair(key).frame[ours.columns]
     pd.testing.assert_frame_equal(ours, theirs)
-    assert ours["eligible"].iloc[300]
+    if key == "chips/platforms":
+        assert ours["eligible"].iloc[300]
 
 
-def test_intraday_and_gap_compound_to_the_close_to_close_return() -> None:
+def test_the_assets_are_the_cores_baskets() -> None:
+    returns = random_returns(TICKERS, 120, seed=4)
+    returns.loc[returns.index[:30], "BENCH"] = np.nan
+    market = build_market(panel_from_returns(returns), WIDE)
+    pair = pair_data(market, WIDE.pair("duo/platforms"))
+    assert pair.assets == ("duo", "platforms", "benchmark") and pair.keys == ("duo", "platforms")
+    every = basket_data(market)
+    assert every.assets == ("chips", "platforms", "duo", "benchmark") and every.pair is None
+    for data in (pair, every):
+        for key in data.baskets:
+            pd.testing.assert_series_equal(data.returns[key], market.baskets[key])
+            pd.testing.assert_series_equal(data.levels[key], market.levels[key])
+        raw = data.returns["benchmark"]
+        pd.testing.assert_series_equal(raw, market.benchmark, check_names=False)
+    with pytest.raises(ValueError, match="every basket"):
+        _ = every.shocks
+
+
+def test_a_backtest_of_every_basket_has_its_own_benchmarks() -> None:
+    returns = random_returns(TICKERS, 300, seed=6)
+    data = basket_data(build_market(panel_from_returns(returns), WIDE))
+    targets = pd.DataFrame(0.0, index=data.sessions, columns=list(data.assets))
+    targets.iloc[50:, [0, 2]] = 0.5
+    start, end = data.sessions[60].date(), data.sessions[-1].date()
+    result = backtest(targets, data, start, end, Settings(cost_bps=0, slippage_bps=0))
+    assert list(result.benchmarks) == ["equal_weight", "BENCH"]
+    mix = data.returns[["chips", "platforms", "duo"]].to_numpy()[60:].mean(axis=1)
+    assert result.benchmark_equity["equal_weight"].iloc[-1] == pytest.approx(np.prod(1 + mix))
+    assert list(result.weights.columns) == ["chips", "platforms", "duo", "benchmark"]
+    with pytest.raises(UsageError, match="needs a pair"):
+        backtest(targets, data, start, end, Settings(spread=True))
+
+
+@pytest.mark.parametrize("every", [False, True])
+def test_intraday_and_gap_compound_to_the_close_to_close_return(every: bool) -> None:
     returns = random_returns(TICKERS, 60, seed=9)
     panel = panel_from_returns(returns)
     panel.open.loc[panel.open.index[30:], "C2"] *= 1.01  # opens differ from the closes
-    data = market_data(panel, CONFIG)
+    data = basket_data(build_market(panel, WIDE)) if every else market_data(panel, UNIVERSE)
     mv = moves(data, Fill.NEXT_OPEN)
-    assert mv.after is not None
+    assert mv.after is not None and mv.before.shape[1] == len(data.assets)
     total = (1 + mv.before) * (1 + mv.after) - 1
     np.testing.assert_allclose(total[2:], data.returns.to_numpy()[2:], atol=1e-12)
 

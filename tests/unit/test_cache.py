@@ -33,8 +33,9 @@ class FakeSource:
         self.calls.append((tuple(tickers), start, end))
         if self.fail_on & set(tickers):
             raise DataUnavailable("down", missing=sorted(self.fail_on))
-        cut = self.panel.between(start, end)
-        return PricePanel(*(getattr(cut, f)[list(tickers)] for f in PricePanel.__slots__))
+        lo, hi = pd.Timestamp(start), pd.Timestamp(end) if end else None
+        frames = (getattr(self.panel, f).loc[lo:hi, list(tickers)] for f in PricePanel.__slots__)
+        return PricePanel(*frames)
 
 
 @pytest.fixture

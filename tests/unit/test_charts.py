@@ -11,7 +11,7 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from bot.config import Basket, BenchmarkConfig, Config, SignalsConfig
+from bot.config import Basket, Benchmark, Config, DetectorParams
 from bot.core.panel import PricePanel
 from bot.core.signals import Signals, compute_signals
 from bot.errors import UsageError
@@ -23,16 +23,16 @@ CONFIG = Config(
         Basket("chips", "$CHIPS <b>&</b> (shovels)", CHIPS),
         Basket("platforms", "Platforms", PLATFORMS),
     ),
-    benchmark=BenchmarkConfig(BENCH, "Index $"),
-    signals=SignalsConfig(
+    benchmark=Benchmark(BENCH, "Index $"),
+    signals=DetectorParams(
         short_window=20, long_window=60, min_history=30, ma_short=10, ma_long=40, rrg_window=20
     ),
 )
 
 
-def _signals(closes: pd.DataFrame) -> Signals:
+def _signals(closes: pd.DataFrame, config: Config = CONFIG) -> Signals:
     panel = PricePanel(*(closes.copy() for _ in range(6)))
-    return compute_signals(panel, CONFIG)
+    return compute_signals(panel, config.universe)
 
 
 @pytest.fixture(scope="module")
@@ -49,18 +49,20 @@ def _pixels(png: bytes) -> tuple[int, ...]:
 
 
 def test_ratio_chart_is_a_phone_sized_png(signals: Signals) -> None:
-    png = charts.ratio_chart(signals, end=signals.sessions[-1].date(), days=120)
+    png = charts.ratio_chart(signals.first, end=signals.sessions[-1].date(), days=120)
     assert _pixels(png)[:2] == (450, 800)
 
 
 def test_rrg_chart_is_a_phone_sized_png(signals: Signals) -> None:
-    assert _pixels(charts.rrg_chart(signals, weeks=6))[:2] == (450, 800)
+    assert _pixels(charts.rrg_chart(signals, tail=6))[:2] == (450, 800)
 
 
 def test_charts_draw_the_window_asked_for(signals: Signals) -> None:
     # A shorter window is a different picture of the same data (guards against ignoring days).
     end = signals.sessions[-1].date()
-    assert charts.ratio_chart(signals, end, days=30) != charts.ratio_chart(signals, end, days=120)
+    assert charts.ratio_chart(signals.first, end, days=30) != charts.ratio_chart(
+        signals.first, end, days=120
+    )
 
 
 def test_charts_leave_no_figure_alive(signals: Signals) -> None:
@@ -69,7 +71,7 @@ def test_charts_leave_no_figure_alive(signals: Signals) -> None:
     gc.collect()
     before = sum(isinstance(o, Figure) for o in gc.get_objects())
     for _ in range(3):
-        charts.ratio_chart(signals)
+        charts.ratio_chart(signals.first)
         charts.rrg_chart(signals)
     gc.collect()
     assert sum(isinstance(o, Figure) for o in gc.get_objects()) == before
@@ -79,7 +81,7 @@ def test_charts_leave_no_figure_alive(signals: Signals) -> None:
 
 def test_no_data_before_the_window_is_a_usage_error(signals: Signals) -> None:
     with pytest.raises(UsageError, match="no sessions"):
-        charts.ratio_chart(signals, end=date(2000, 1, 1))
+        charts.ratio_chart(signals.first, end=date(2000, 1, 1))
 
 
 def test_rrg_without_enough_history_says_so() -> None:
@@ -91,5 +93,22 @@ def test_rrg_without_enough_history_says_so() -> None:
 def test_basket_names_with_dollars_do_not_become_mathtext(signals: Signals) -> None:
     odd = replace(CONFIG, baskets=(replace(CONFIG.baskets[0], name=r"Chips $\foo$ (cheap)"),
                                    CONFIG.baskets[1]))  # fmt: skip
-    png = charts.ratio_chart(replace(signals, config=odd), days=60)
+    png = charts.ratio_chart(_signals(market_closes(), odd).first, days=60)
     assert _pixels(png)[:2] == (450, 800)
+
+
+def test_rrg_draws_every_basket_and_honours_the_tail_and_highlight() -> None:
+    three = replace(
+        CONFIG,
+        baskets=(*CONFIG.baskets, Basket("mixed", "Mixed", (CHIPS[0], PLATFORMS[0]))),
+    )
+    signals = _signals(market_closes(), three)
+    assert set(signals.baskets.columns) >= {
+        f"quadrant_{k}" for k in ("chips", "platforms", "mixed")
+    }
+    short = charts.rrg_chart(signals, tail=5)
+    long = charts.rrg_chart(signals, tail=40)
+    assert _pixels(short)[:2] == _pixels(long)[:2] == (450, 800)
+    assert short != long  # the tail is drawn as long as asked
+    bold = charts.rrg_chart(signals, tail=5, highlight=three.pairs[0])
+    assert bold != short

@@ -83,7 +83,7 @@ def test_values_are_typed_and_paths_resolved(tmp_path: Path) -> None:
         ),
         (
             "[baskets.a]\ntickers = ['X', 'Y']\n[baskets.b]\ntickers = ['Y']\n",
-            "baskets.b.tickers: Y is also in baskets.a",
+            "baskets.b.tickers: Y also in baskets.a; the default pair a/b cannot have a ticker",
         ),
         (
             "[baskets.a]\ntickers = ['X', 'Y']\nweights = [1]\n[baskets.b]\ntickers = ['Z']\n",
@@ -93,7 +93,11 @@ def test_values_are_typed_and_paths_resolved(tmp_path: Path) -> None:
             "[baskets.a]\ntickers = ['X']\nweights = [0]\n[baskets.b]\ntickers = ['Z']\n",
             "baskets.a.weights: every weight must be greater than 0",
         ),
-        ("[baskets.a]\ntickers = ['X']\n", "baskets: exactly two baskets"),
+        ("[baskets.a]\ntickers = ['X']\n", "baskets: at least two baskets are needed"),
+        (
+            "[baskets.Chips]\ntickers = ['X']\n[baskets.b]\ntickers = ['Y']\n",
+            "baskets.Chips: basket keys",
+        ),
         ("[schedule]\ntimezone = 'Mars/Olympus'\n", "schedule.timezone: unknown time zone"),
         ("[schedule]\ntime = '25:00'\n", "schedule.time: must be a time like 16:30"),
         ("[schedule]\ncalendar = 'XNYZ'\n", "schedule.calendar: unknown exchange calendar"),
@@ -145,3 +149,49 @@ def test_cli_overrides(tmp_path: Path) -> None:
     assert c.data.source == "csv" and c.data.csv_dir == tmp_path
     assert with_overrides(Config(), offline=True).data.refresh == "never"
     assert with_overrides(Config()) == Config()
+
+
+THREE = (
+    "[baskets.a]\ntickers = ['X', 'S']\n[baskets.b]\ntickers = ['Y', 'S']\n"
+    "[baskets.c]\ntickers = ['Z']\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("pairs", "expected"),
+    [
+        ("['a/c', 'a/d']", "watch.pairs[1]: unknown basket 'd'"),
+        ("['a/a']", "watch.pairs[0]: 'a/a' pairs a basket with itself"),
+        ("['a/c', 'c/a']", "watch.pairs[1]: 'c/a' repeats watch.pairs[0] (either way round)"),
+        ("['a/c', 'a/b']", "watch.pairs[1]: S sits on both sides of a/b"),
+        ("['a-c']", "watch.pairs[0]: 'a-c' is not a pair"),
+        ("[]", "watch.pairs: must not be empty"),
+        (str([f"c/{k}" for k in ["a", "b"] * 51]), "watch.pairs: 102 pairs listed; at most 100"),
+    ],
+)
+def test_bad_pairs_name_their_dotted_path(pairs: str, expected: str) -> None:
+    found = problems_of(THREE + f"[watch]\npairs = {pairs}\n")
+    assert any(p.startswith(expected) for p in found), found
+
+
+def test_pairs_default_to_the_first_two_baskets_and_a_ticker_may_sit_in_several() -> None:
+    config = parse_config(tomllib.loads(THREE.replace("'S']\n[baskets.c]", "'T']\n[baskets.c]")))
+    assert [p.key for p in config.pairs] == ["a/b"]
+    shared = parse_config(tomllib.loads(THREE + "[watch]\npairs = ['a/c', 'c/b']\nrrg_tail = 20\n"))
+    assert [p.key for p in shared.pairs] == ["a/c", "c/b"]
+    assert shared.watch.rrg_tail == 20
+    assert shared.universe.basket_tickers == ("X", "S", "Y", "Z")  # S once, in file order
+
+
+def test_watchlist_example_in_the_example_file_parses() -> None:
+    """The commented-out watchlist of config.example.toml is valid once uncommented."""
+    text = (ROOT / "config.example.toml").read_text()
+    pieces = text.split("# --- example watchlist ---")
+    out = [pieces[0]]
+    for piece in pieces[1:]:
+        example, rest = piece.split("# --- end of example ---")
+        out.append("\n".join(line[2:] for line in example.splitlines()) + rest)
+    config = parse_config(tomllib.loads("".join(out)))
+    assert len(config.baskets) == 7
+    assert [p.key for p in config.pairs][:2] == ["chips/platforms", "gpu/hyperscalers"]
+    assert len(config.pairs) == 8

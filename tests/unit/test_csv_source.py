@@ -43,8 +43,11 @@ def test_start_and_end_are_inclusive(tmp_path: Path) -> None:
     ("body", "where", "what"),
     [
         ("2024-01-02,,,,,1,\n2024-13-01,,,,,2,\n", ":3:", "unparseable date '2024-13-01'"),
-        ("2024-01-02,,,,,1,\n2024-01-03,,,,abc,2,\n", ":3:",
-         "column close: not a finite number 'abc'"),
+        (
+            "2024-01-02,,,,,1,\n2024-01-03,,,,abc,2,\n",
+            ":3:",
+            "column close: not a finite number 'abc'",
+        ),
         ("2024-01-03,,,,,1,\n2024-01-02,,,,,2,\n", ":3:", "dates not sorted"),
         ("2024-01-02,,,,,1,\n2024-01-02,,,,,2,\n", ":3:", "duplicate date 2024-01-02"),
         ("2024-01-02,,,,,-1,\n", ":2:", "adj_close must be positive"),

@@ -98,8 +98,8 @@ def test_a_month_with_a_holiday_an_early_close_and_a_dst_change(tmp_path: Path) 
     # The rotation day is alerted once to each chat; no message reaches a chat twice, and
     # only sessions with events send anything (quiet days are off).
     sent = [(c, k) for c, k, _, _ in notifier.sent]
-    assert (11, f"{ROTATION_DAY} shock chips->platforms") in sent
-    assert (22, f"{ROTATION_DAY} shock chips->platforms") in sent
+    assert (11, f"{ROTATION_DAY} chips/platforms shock chips->platforms") in sent
+    assert (22, f"{ROTATION_DAY} chips/platforms shock chips->platforms") in sent
     assert len(sent) == len(set(sent)) and len(notifier.keys(11)) == len(notifier.keys(22))
     with_events = {s for s, _ in daemon.evaluations if daemon.store.events_of(s)}
     assert {date.fromisoformat(k[:10]) for k in notifier.keys(11)} == with_events

@@ -42,7 +42,7 @@ def test_rotation_day_is_detected_with_drivers_and_evidence() -> None:
         "BENCH": -0.001,
     }
     returns = with_day(history(), moves)
-    signals = compute_signals(panel_from_returns(returns), CONFIG)
+    signals = compute_signals(panel_from_returns(returns), CONFIG.universe)
     day = returns.index[-1].date()
     (shock,) = [e for e in events(signals, day, day) if e.kind == "shock"]
     assert (shock.from_basket, shock.to_basket) == ("chips", "platforms")
@@ -63,6 +63,7 @@ def test_rotation_day_is_detected_with_drivers_and_evidence() -> None:
     as_json = shock.to_json()
     assert set(as_json) == {
         "date",
+        "pair",
         "kind",
         "from",
         "to",
@@ -86,10 +87,10 @@ def test_broad_move_is_never_a_rotation() -> None:
         "BENCH": -0.11,
     }
     returns = with_day(history(), moves)
-    signals = compute_signals(panel_from_returns(returns), CONFIG)
+    signals = compute_signals(panel_from_returns(returns), CONFIG.universe)
     day = returns.index[-1].date()
     assert [e for e in events(signals, day, day) if e.kind == "shock"] == []
-    assert state_at(signals, day).notes[0].startswith("Broad move, not a rotation")
+    assert state_at(signals.first, day).notes[0].startswith("Broad move, not a rotation")
 
 
 def test_one_name_does_not_make_a_rotation() -> None:
@@ -104,10 +105,10 @@ def test_one_name_does_not_make_a_rotation() -> None:
         "BENCH": 0.002,
     }
     returns = with_day(history(), moves)
-    signals = compute_signals(panel_from_returns(returns), CONFIG)
+    signals = compute_signals(panel_from_returns(returns), CONFIG.universe)
     day = returns.index[-1].date()
     assert [e for e in events(signals, day, day) if e.kind == "shock"] == []
-    assert "P1 +30.0% did most of it" in state_at(signals, day).notes[0]
+    assert "P1 +30.0% did most of it" in state_at(signals.first, day).notes[0]
 
 
 def test_no_event_without_enough_history() -> None:
@@ -122,7 +123,7 @@ def test_no_event_without_enough_history() -> None:
         "BENCH": -0.001,
     }
     returns = with_day(history(n=30), moves)
-    signals = compute_signals(panel_from_returns(returns), CONFIG)
+    signals = compute_signals(panel_from_returns(returns), CONFIG.universe)
     assert [e for e in events(signals) if e.kind == "shock"] == []
 
 
@@ -133,11 +134,11 @@ def test_regime_turn_is_reported_once() -> None:
     data = {t: drift + rng.normal(0, 0.004, 500) for t in ("C1", "C2", "C3", "C4")}
     data |= {t: rng.normal(0, 0.004, 500) for t in ("P1", "P2", "P3")}
     data["BENCH"] = rng.normal(0, 0.004, 500)
-    signals = compute_signals(panel_from_returns(pd.DataFrame(data, index=idx)), CONFIG)
+    signals = compute_signals(panel_from_returns(pd.DataFrame(data, index=idx)), CONFIG.universe)
     turns = [e for e in events(signals) if e.evidence.get("trigger") == "ma_cross"]
     assert [(e.from_basket, e.to_basket) for e in turns] == [("chips", "platforms")]
     assert turns[0].date > idx[300].date()
-    assert state_at(signals, idx[-1].date()).regime == "platforms"
+    assert state_at(signals.first, idx[-1].date()).regime == "platforms"
 
 
 @pytest.mark.parametrize("seed", [1, 2])
@@ -145,24 +146,24 @@ def test_no_look_ahead_in_readings_or_events(seed: int) -> None:
     returns = history(n=420, seed=seed)
     returns.loc[returns.index[:150], "C4"] = np.nan  # a late listing
     panel = panel_from_returns(returns)
-    full = compute_signals(panel, CONFIG)
+    full = compute_signals(panel, CONFIG.universe)
     for i in range(60, 420, 37):
         day = returns.index[i].date()
-        cut = compute_signals(panel.upto(day), CONFIG)
+        cut = compute_signals(panel.upto(day), CONFIG.universe)
         pd.testing.assert_series_equal(
-            cut.frame.iloc[-1], full.frame.loc[pd.Timestamp(day)], check_names=False
+            cut.first.frame.iloc[-1], full.first.frame.loc[pd.Timestamp(day)], check_names=False
         )
-        assert state_at(cut, day) == state_at(full, day)
+        assert state_at(cut.first, day) == state_at(full.first, day)
 
 
 def test_bad_panels_are_refused() -> None:
     panel = panel_from_returns(history(n=50))
     broken = panel_from_returns(history(n=50).drop(columns=["P2"]))
     with pytest.raises(DataError, match="no prices for P2"):
-        compute_signals(broken, CONFIG)
+        compute_signals(broken, CONFIG.universe)
     empty_chips = panel_from_returns(
         history(n=50).assign(C1=np.nan, C2=np.nan, C3=np.nan, C4=np.nan)
     )
     with pytest.raises(DataError, match="basket chips: none of its members"):
-        compute_signals(empty_chips, CONFIG)
-    assert len(compute_signals(panel, CONFIG).frame) == 50
+        compute_signals(empty_chips, CONFIG.universe)
+    assert len(compute_signals(panel, CONFIG.universe).first.frame) == 50

@@ -10,11 +10,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.config import Basket, BenchmarkConfig, Config
-from bot.core.models import Driver, Quadrant, RotationEvent, Severity, SignalState
-from bot.notify.delivery import compose
-from bot.notify.notifiers import DeliveryRecord, PhotoPart, TextPart
+from bot.config import Basket, Benchmark, Config
+from bot.core.models import Driver, Picture, Quadrant, RotationEvent, Severity, SignalState
+from bot.notify.notifiers import PhotoPart, TextPart
+from bot.notify.status import DeliveryRecord
+from bot.render import html as tg
+from bot.render import replies
 from bot.render import text as fmt
+from bot.render.messages import compose
 from tests.fake_telegram import check_html
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -23,7 +26,7 @@ CONFIG = Config(
         Basket("chips", "<b>Chips & Co</b>", ("NVDA", "AMD")),
         Basket("platforms", "Platforms (gold diggers)", ("META", "MSFT")),
     ),
-    benchmark=BenchmarkConfig("^GSPC", "S&P 500"),
+    benchmark=Benchmark("^GSPC", "S&P 500"),
 )
 SHOCK = RotationEvent(
     date(2026, 7, 1),
@@ -41,9 +44,11 @@ SHOCK = RotationEvent(
         Driver("MSFT", "platforms", 0.01),
     ),
     {"largest_since": "2025-01-27"},
+    pair="chips/platforms",
 )
 STATE = SignalState(
     date=date(2026, 7, 1),
+    pair="chips/platforms",
     ratio=0.8123,
     ratio_ma_short=0.84,
     ratio_ma_long=0.9,
@@ -67,7 +72,7 @@ MOVES = f"""<pre>Session 2026-07-01   Move
 Platforms           +5.0%
 S&amp;P 500             +0.1%</pre>"""
 
-GOLDEN_ALERT = f"""🔴 <b>SEVERE · shock rotation · 2026-07-01</b>
+GOLDEN_ALERT = f"""🔴 <b>SEVERE · shock rotation · {CHIPS}/Platforms · 2026-07-01</b>
 <b>{CHIPS} → Platforms (gold diggers)</b>
 Calm surface, violent rotation: S&amp;P 500 +0.1% while {CHIPS} -6.0% (NVDA -7.0%, AMD -5.0%) \
 and Platforms +5.0% (META +9.0%, MSFT +1.0%)
@@ -98,14 +103,14 @@ def _pre_lines(text: str) -> list[str]:
 def test_alert_golden_text_escapes_every_name() -> None:
     text = fmt.render_alert(STATE, CONFIG)
     assert text == GOLDEN_ALERT
-    assert check_html(text, fmt.MAX_TEXT) is None
+    assert check_html(text, tg.MAX_TEXT) is None
     assert "<b>Chips" not in text  # the configured name never becomes markup
 
 
 def test_quiet_day_golden_text() -> None:
     notes = ("Broad move, not a rotation: S&P 500 -3.0%",)
     state = replace(STATE, events=(), notes=notes)
-    assert fmt.render_quiet_day(state, CONFIG) == GOLDEN_QUIET
+    assert fmt.render_quiet_day(Picture(state.date, (state,), ()), CONFIG) == GOLDEN_QUIET
     assert fmt.render_signal(state, CONFIG) == GOLDEN_QUIET
 
 
@@ -120,7 +125,7 @@ def test_regime_alert_names_the_driver_window_and_severity_order() -> None:
     assert text.index("SEVERE") < text.index("INFO · regime turn")  # most severe first
     assert "Drivers over 20 sessions:" in text
     assert text.count("Largest spread") == 1  # only the shock has a spread record
-    assert check_html(text, fmt.MAX_TEXT) is None
+    assert check_html(text, tg.MAX_TEXT) is None
 
 
 def test_largest_spread_on_record_when_nothing_was_wider() -> None:
@@ -131,18 +136,18 @@ def test_largest_spread_on_record_when_nothing_was_wider() -> None:
 def test_tables_stay_within_phone_width_even_with_long_names() -> None:
     long = replace(CONFIG.baskets[0], name="Semiconductors & equipment makers " * 3)
     config = replace(CONFIG, baskets=(long, CONFIG.baskets[1]))
-    for text in (fmt.render_alert(STATE, config), fmt.render_baskets(config)):
+    for text in (fmt.render_alert(STATE, config), replies.render_baskets(config)):
         lines = _pre_lines(text)
-        assert lines and max(len(line) for line in lines) <= fmt.TABLE_WIDTH
+        assert lines and max(len(line) for line in lines) <= tg.TABLE_WIDTH
     moves = _pre_lines(fmt.render_alert(STATE, config))
     assert "Semiconductors & equipment maker…  -6.0%" in moves  # cut text, whole number
 
 
 def test_status_golden_text() -> None:
     at = datetime(2026, 7, 1, 16, 41, tzinfo=NEW_YORK)
-    record = DeliveryRecord(111, "2026-07-01 shock chips->platforms", "alert", "photo",
-                            "unconfirmed", at, None)  # fmt: skip
-    report = fmt.StatusReport(
+    key = "2026-07-01 shock chips->platforms"
+    record = DeliveryRecord(111, key, "alert", "unconfirmed", at, ())
+    report = replies.StatusReport(
         data_through=date(2026, 7, 1),
         lagging=("SNDK",),
         last_alert=record,
@@ -153,7 +158,7 @@ def test_status_golden_text() -> None:
         last_run="2026-07-01 done",
         pending=1,
     )
-    assert fmt.render_status(report) == (
+    assert replies.render_status(report) == (
         "<b>rotabot status</b>\n"
         "<pre>Last run      2026-07-01 done\n"
         "Data through  2026-07-01\n"
@@ -169,14 +174,15 @@ def test_status_golden_text() -> None:
 
 
 def test_baskets_help_backtest_and_problem_replies() -> None:
-    assert fmt.render_baskets(CONFIG) == (
-        f"<b>{CHIPS}</b> (numerator, key chips)\n<pre>NVDA  50.0%\nAMD   50.0%</pre>\n\n"
-        "<b>Platforms (gold diggers)</b> (denominator, key platforms)\n"
+    assert replies.render_baskets(CONFIG) == (
+        f"<b>{CHIPS}</b> (key chips)\n<pre>NVDA  50.0%\nAMD   50.0%</pre>\n\n"
+        "<b>Platforms (gold diggers)</b> (key platforms)\n"
         "<pre>META  50.0%\nMSFT  50.0%</pre>\n\n"
+        "Pairs watched (numerator/denominator): chips/platforms\n\n"
         "Benchmark: <b>S&amp;P 500</b> (^GSPC)"
     )
     rows = [("start", "", "what this bot does"), ("chart", "[DAYS]", "the <ratio> chart")]
-    assert fmt.render_help(rows) == (
+    assert replies.render_help(rows) == (
         "<b>Commands</b>\n/start - what this bot does\n/chart [DAYS] - the &lt;ratio&gt; chart"
     )
     result = {
@@ -184,13 +190,13 @@ def test_baskets_help_backtest_and_problem_replies() -> None:
         "metrics": {"cagr": 0.1234, "volatility": 0.25, "sharpe": 0.8, "max_drawdown": -0.35},
         "benchmarks": {"<50/50>": {"cagr": 0.15}},
     }  # fmt: skip
-    assert fmt.render_backtest(result) == (
+    assert replies.render_backtest(result) == (
         "<b>Backtest rs_trend</b> 2016-01-04 to 2025-12-31\n"
         "<pre>           CAGR  Sharpe   MaxDD\n"
         "Strategy  12.3%    0.80  -35.0%\n"
         "&lt;50/50&gt;   15.0%     n/a     n/a</pre>"
     )
-    assert fmt.render_problem("not a date: '<x>'", "/signal [DATE]") == (
+    assert replies.render_problem("not a date: '<x>'", "/signal [DATE]") == (
         "not a date: '&lt;x&gt;'\nUsage: <code>/signal [DATE]</code>"
     )
 
@@ -199,26 +205,26 @@ def test_baskets_help_backtest_and_problem_replies() -> None:
 
 
 def test_short_text_is_one_message() -> None:
-    assert fmt.split_message("one\ntwo") == ["one\ntwo"]
+    assert tg.split_message("one\ntwo") == ["one\ntwo"]
 
 
 def test_long_text_splits_on_line_boundaries_within_the_limit() -> None:
     lines = [f"line {i}: S&amp;P <b>bold</b> " + "x" * (i % 50) for i in range(400)]
     text = "\n".join(lines)
-    chunks = fmt.split_message(text)
+    chunks = tg.split_message(text)
     assert len(chunks) > 1
-    assert all(fmt.units(c) <= fmt.MAX_TEXT for c in chunks)
-    assert all(check_html(c, fmt.MAX_TEXT) is None for c in chunks)
+    assert all(tg.units(c) <= tg.MAX_TEXT for c in chunks)
+    assert all(check_html(c, tg.MAX_TEXT) is None for c in chunks)
     assert "\n".join(chunks).split("\n") == lines  # nothing lost, nothing cut mid-line
 
 
 def test_split_inside_pre_closes_and_reopens_it() -> None:
     rows = "\n".join(f"TICK{i:03d}  {i:>6}" for i in range(60))
     text = "Header\n<pre>" + rows + "</pre>\nFooter"
-    chunks = fmt.split_message(text, limit=300)
+    chunks = tg.split_message(text, limit=300)
     assert len(chunks) > 2
     for chunk in chunks:
-        assert fmt.units(chunk) <= 300
+        assert tg.units(chunk) <= 300
         assert check_html(chunk, 300) is None
     assert chunks[1].startswith("<pre>") and chunks[0].endswith("</pre>")
     body = "".join(c.replace("<pre>", "").replace("</pre>", "") for c in chunks)
@@ -227,18 +233,18 @@ def test_split_inside_pre_closes_and_reopens_it() -> None:
 
 def test_overlong_line_is_wrapped_without_breaking_entities_or_tags() -> None:
     line = " ".join(["<b>S&amp;P</b>"] * 200)
-    chunks = fmt.split_message(line, limit=500)
+    chunks = tg.split_message(line, limit=500)
     assert len(chunks) > 1
     for chunk in chunks:
-        assert fmt.units(chunk) <= 500
+        assert tg.units(chunk) <= 500
         assert check_html(chunk, 500) is None
 
 
 def test_limits_count_utf16_units_like_telegram() -> None:
     text = "\n".join(["🔴" * 10] * 30)  # 30 lines of 20 units (plus newlines)
-    chunks = fmt.split_message(text, limit=100)
-    assert all(fmt.units(c) <= 100 for c in chunks)
-    assert fmt.units("🔴") == 2
+    chunks = tg.split_message(text, limit=100)
+    assert all(tg.units(c) <= 100 for c in chunks)
+    assert tg.units("🔴") == 2
 
 
 @pytest.mark.parametrize("with_chart", [True, False])
@@ -263,3 +269,10 @@ def test_data_incomplete_notice() -> None:
         "No 2026-07-01 bar by 20:00 America/New_York for A&amp;B, MSFT: no signal for this session."
     )
     assert "T7 and 2 more:" in fmt.render_data_incomplete(CONFIG, date(2026, 7, 1), absent)
+
+
+def test_quiet_day_of_several_pairs_titles_each_pair() -> None:
+    other = replace(STATE, pair="platforms/chips", events=())
+    text = fmt.render_quiet_day(Picture(STATE.date, (replace(STATE, events=()), other), ()), CONFIG)
+    assert text.count("<pre>Session 2026-07-01") == 2
+    assert f"<b>{CHIPS}/Platforms</b>" in text and f"<b>Platforms/{CHIPS}</b>" in text

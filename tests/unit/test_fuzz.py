@@ -29,22 +29,23 @@ from hypothesis import strategies as st
 
 from bot.cli.main import build_parser, main
 from bot.config import (
-    SECTIONS,
-    BenchmarkConfig,
+    Benchmark,
     Config,
     DataConfig,
+    DetectorParams,
     ScheduleConfig,
-    SignalsConfig,
     StateConfig,
     TelegramConfig,
+    WatchConfig,
     load_config,
     parse_config,
 )
+from bot.config.load import SECTIONS
 from bot.data.csv_source import CsvSource
 from bot.errors import ConfigError, DataError, UserError
-from bot.notify.delivery import compose
 from bot.notify.notifiers import TextPart
-from bot.render.text import render_backtest, render_problem
+from bot.render.messages import compose
+from bot.render.replies import render_backtest, render_problem
 from bot.telegram.app import COMMANDS, BadArguments, Command, Reply
 from bot.telegram.service import BotService
 from tests.fake_telegram import check_html, config_text, market_closes, write_market
@@ -113,10 +114,11 @@ KNOWN_KEYS: dict[str, tuple[str, ...]] = {
     for name, cls in (
         ("data", DataConfig),
         ("state", StateConfig),
-        ("benchmark", BenchmarkConfig),
+        ("benchmark", Benchmark),
         ("telegram", TelegramConfig),
         ("schedule", ScheduleConfig),
-        ("signals", SignalsConfig),
+        ("signals", DetectorParams),
+        ("watch", WatchConfig),
     )
 }
 BASKET = st.fixed_dictionaries(
@@ -177,9 +179,12 @@ def test_parse_config_returns_a_config_or_lists_problems_with_paths(raw: dict[st
 def _kind(section: str, key: str) -> str:
     """Return the TOML type a known key wants: str, bool, int, number or ints."""
     cls = {
-        "data": DataConfig, "state": StateConfig, "benchmark": BenchmarkConfig,
-        "telegram": TelegramConfig, "schedule": ScheduleConfig, "signals": SignalsConfig,
+        "data": DataConfig, "state": StateConfig, "benchmark": Benchmark,
+        "telegram": TelegramConfig, "schedule": ScheduleConfig, "signals": DetectorParams,
+        "watch": WatchConfig,
     }[section]  # fmt: skip
+    if (section, key) == ("watch", "pairs"):
+        return "strs"
     default = getattr(cls(), key)
     if isinstance(default, bool):
         return "bool"
@@ -202,6 +207,7 @@ def _accepts(kind: str, value: object) -> bool:
         "int": is_int(value),
         "number": is_int(value) or isinstance(value, float),
         "ints": isinstance(value, list) and all(is_int(v) for v in value),
+        "strs": isinstance(value, list) and all(isinstance(v, str) for v in value),
     }[kind]
 
 

@@ -76,15 +76,15 @@ def model() -> tuple[Config, pd.DataFrame]:
 
 def test_history_is_turbulent_like_mid_2026(model: tuple[Config, pd.DataFrame]) -> None:
     config, returns = model
-    signals = compute_signals(panel_from_returns(returns), config)
-    ev = signals.frame.loc[MODEL_DAY]
+    signals = compute_signals(panel_from_returns(returns), config.universe)
+    ev = signals.first.frame.loc[MODEL_DAY]
     # The recent spread volatility runs at about twice its long-run level.
     assert 1.5 < ev["sigma_short"] / ev["sigma_long"] < 2.5
 
 
 def test_model_day_is_a_chips_to_platforms_shock(model: tuple[Config, pd.DataFrame]) -> None:
     config, returns = model
-    signals = compute_signals(panel_from_returns(returns), config)
+    signals = compute_signals(panel_from_returns(returns), config.universe)
     found = [e for e in events(signals, MODEL_DAY.date(), MODEL_DAY.date()) if e.kind == "shock"]
     assert len(found) == 1
     event = found[0]
@@ -101,7 +101,9 @@ def test_model_day_is_a_chips_to_platforms_shock(model: tuple[Config, pd.DataFra
 
 def test_model_day_state_reads_out_the_rotation(model: tuple[Config, pd.DataFrame]) -> None:
     config, returns = model
-    state = state_at(compute_signals(panel_from_returns(returns), config), date(2026, 7, 1))
+    state = state_at(
+        compute_signals(panel_from_returns(returns), config.universe).first, date(2026, 7, 1)
+    )
     assert state.benchmark_return == pytest.approx(SP500)
     assert state.basket_returns["chips"] == pytest.approx(np.mean(list(CHIPS_MOVES.values())))
     assert [e.kind for e in state.events].count("shock") == 1

@@ -54,8 +54,9 @@ def test_refreshes_only_when_the_last_closed_session_is_missing(
     load_prices(config, TICKERS, now=monday_evening, conn=conn, source=source)
     assert len(source.calls) == calls + 1
     # Asked again after that fetch: Yahoo had nothing newer, do not hammer it.
-    load_prices(config, TICKERS, now=datetime(2025, 1, 27, 21, 40, tzinfo=UTC), conn=conn,
-                source=source)
+    load_prices(
+        config, TICKERS, now=datetime(2025, 1, 27, 21, 40, tzinfo=UTC), conn=conn, source=source
+    )
     assert len(source.calls) == calls + 1
 
 
@@ -65,8 +66,9 @@ def test_offline_never_fetches(tmp_path: Path, world: PricePanel) -> None:
     conn = connect(config.state.path)
     update_cache(config, conn, TICKERS, source=source)
     calls = len(source.calls)
-    panel = load_prices(config, TICKERS, now=datetime(2026, 1, 1, tzinfo=UTC), conn=conn,
-                        source=source)
+    panel = load_prices(
+        config, TICKERS, now=datetime(2026, 1, 1, tzinfo=UTC), conn=conn, source=source
+    )
     assert len(source.calls) == calls and panel.dates[-1].date() == date(2025, 1, 24)
 
 
@@ -79,8 +81,9 @@ def test_source_down_serves_the_cache_with_a_warning(
     update_cache(config, conn, TICKERS, source=source, now=datetime(2025, 1, 25, tzinfo=UTC))
     source.fail_on = {"AAA"}
     with caplog.at_level(logging.WARNING):
-        panel = load_prices(config, TICKERS, now=datetime(2025, 2, 3, 23, tzinfo=UTC),
-                            conn=conn, source=source)
+        panel = load_prices(
+            config, TICKERS, now=datetime(2025, 2, 3, 23, tzinfo=UTC), conn=conn, source=source
+        )
     assert panel.dates[-1].date() == date(2025, 1, 24)
     assert "using the cache as of 2025-01-24" in caplog.text
 
@@ -90,5 +93,10 @@ def test_source_down_with_empty_cache_raises(tmp_path: Path, world: PricePanel) 
     source = FakeSource(world)
     source.fail_on = {"AAA"}
     with pytest.raises(DataUnavailable):
-        load_prices(config, TICKERS, now=datetime(2025, 2, 3, 23, tzinfo=UTC),
-                    conn=connect(config.state.path), source=source)
+        load_prices(
+            config,
+            TICKERS,
+            now=datetime(2025, 2, 3, 23, tzinfo=UTC),
+            conn=connect(config.state.path),
+            source=source,
+        )

@@ -15,17 +15,27 @@ import pytest
 
 import strategies
 from bot.backtest.engine import Settings, backtest
-from bot.backtest.market import MarketData, market_data
-from bot.config import SignalsConfig
+from bot.backtest.market import MarketData, basket_data, market_data
+from bot.core.market import build_market
 from bot.core.panel import PricePanel
+from bot.core.params import Basket, DetectorParams, Pair, Universe
 from bot.core.signals import compute_signals
 from bot.core.strength import rrg
 from bot.errors import StrategyError, UsageError
 from strategies.base import Strategy, compute_grid, compute_weights, param, param_specs
-from tests.synthetic import panel_from_returns, random_returns, small_config
+from tests.synthetic import SMALL_BASKETS, panel_from_returns, random_returns, small_config
 
 TICKERS = ["C1", "C2", "C3", "C4", "P1", "P2", "P3", "BENCH"]
 CONFIG = small_config(min_history=60, short_window=40, long_window=250)
+UNIVERSE = CONFIG.universe
+# Basket strategies rotate among every basket: give them a third one to choose from (a ticker
+# may sit in several baskets).
+ROTATION = Universe(
+    (*SMALL_BASKETS, Basket("duo", "Duo", ("C1", "P1"))),
+    UNIVERSE.pairs,
+    UNIVERSE.benchmark,
+    UNIVERSE.params,
+)
 SHOCK_DAYS = (300, 420, 560, 640)
 # Dense cut points: a strategy peeking k sessions ahead differs from the full run only in
 # the last k rows of a cut, and only where the peek changes its decision (a step prime to
@@ -46,15 +56,22 @@ def world() -> PricePanel:
     return panel_from_returns(returns)
 
 
-@cache
-def full_data() -> MarketData:
-    return market_data(world(), CONFIG)
+def data_of(panel: PricePanel, trades: str) -> MarketData:
+    """The assets a strategy trading ``trades`` ("pair" or "baskets") sees in ``panel``."""
+    if trades == "baskets":
+        return basket_data(build_market(panel, ROTATION))
+    return market_data(panel, UNIVERSE)
 
 
 @cache
-def cut_data(cut: int) -> MarketData:
+def full_data(trades: str = "pair") -> MarketData:
+    return data_of(world(), trades)
+
+
+@cache
+def cut_data(cut: int, trades: str = "pair") -> MarketData:
     """What was known at the close of session ``cut``."""
-    return market_data(world().upto(world().dates[cut]), CONFIG)
+    return data_of(world().upto(world().dates[cut]), trades)
 
 
 def fast(cls: type[Strategy]) -> Strategy:
@@ -75,12 +92,12 @@ def fast(cls: type[Strategy]) -> Strategy:
 def test_no_look_ahead(name: str, speed: str) -> None:
     cls = strategies.get(name)
     strategy = cls() if speed == "default" else fast(cls)
-    full = compute_weights(strategy, full_data())
+    full = compute_weights(strategy, full_data(cls.trades))
     assert full.to_numpy().sum() > 5, "the strategy never invests: the test would prove nothing"
     assert full.diff().abs().to_numpy()[1:].sum() >= 2, "it never trades"
     values = full.to_numpy()
     for cut in CUTS:
-        known = compute_weights(strategy, cut_data(cut))
+        known = compute_weights(strategy, cut_data(cut, cls.trades))
         assert known.index.equals(full.index[: cut + 1])
         np.testing.assert_array_equal(known.to_numpy(), values[: cut + 1], err_msg=f"cut {cut}")
 
@@ -88,7 +105,7 @@ def test_no_look_ahead(name: str, speed: str) -> None:
 @pytest.mark.parametrize("name", strategies.names())
 def test_costs_lower_returns_by_exactly_turnover_times_rate(name: str) -> None:
     strategy = strategies.build(name)
-    data = full_data()
+    data = full_data(strategy.trades)
     targets = compute_weights(strategy, data)
     start = data.sessions[strategy.warmup(CONFIG.signals)].date()
     end = data.sessions[-1].date()
@@ -105,9 +122,10 @@ def test_costs_lower_returns_by_exactly_turnover_times_rate(name: str) -> None:
 def test_a_grid_equals_its_combinations_one_by_one(name: str) -> None:
     cls = strategies.get(name)
     combos = [cls(**dict(zip(keys, values, strict=True))) for keys, values in _small_grid(cls)]
-    grid = compute_grid(cls, full_data(), combos)
+    data = full_data(cls.trades)
+    grid = compute_grid(cls, data, combos)
     for j, combo in enumerate(combos):
-        np.testing.assert_array_equal(grid[:, j], compute_weights(combo, full_data()).to_numpy())
+        np.testing.assert_array_equal(grid[:, j], compute_weights(combo, data).to_numpy())
 
 
 def _small_grid(cls: type[Strategy]) -> list[tuple[list[str], tuple[object, ...]]]:
@@ -142,7 +160,7 @@ def trend_world(chips: float, platforms: float, bench: float = 0.0) -> MarketDat
     returns[["C1", "C2", "C3", "C4"]] = chips
     returns[["P1", "P2", "P3"]] = platforms
     returns["BENCH"] = bench
-    return market_data(panel_from_returns(returns), CONFIG)
+    return market_data(panel_from_returns(returns), UNIVERSE)
 
 
 def test_rs_momentum_holds_the_stronger_basket_from_the_first_due_decision() -> None:
@@ -178,7 +196,7 @@ def test_dual_momentum_steps_aside_when_both_baskets_fall() -> None:
 
 
 def test_rs_trend_with_the_engines_settings_trades_the_regime() -> None:
-    regime = compute_signals(world(), CONFIG).frame["regime"]
+    regime = compute_signals(world(), UNIVERSE).first.frame["regime"]
     weights = compute_weights(strategies.build("rs_trend"), full_data())
     assert (regime != 0).sum() > 100
     np.testing.assert_array_equal(weights["chips"].to_numpy(), (regime > 0).to_numpy())
@@ -211,15 +229,89 @@ def test_rrg_early_rule_follows_rs_momentum() -> None:
     assert (strict.sum(axis=1).iloc[100:] == 0).any()  # transition quadrants sit in cash
 
 
+def rotation_world(drifts: dict[str, list[float]], bench: float = 0.0) -> MarketData:
+    """Four one-ticker baskets a..d whose returns follow ``drifts`` (one value per session)."""
+    n = len(next(iter(drifts.values())))
+    returns = pd.DataFrame(drifts, index=pd.bdate_range("2021-01-04", periods=n))
+    returns["BENCH"] = bench
+    keys = list(drifts)
+    universe = Universe(
+        tuple(Basket(k, k.upper(), (k,)) for k in keys),
+        (Pair(keys[0], keys[1]),),
+        UNIVERSE.benchmark,
+        UNIVERSE.params,
+    )
+    return basket_data(build_market(panel_from_returns(returns), universe))
+
+
+def steady(*daily: float, n: int = 30) -> dict[str, list[float]]:
+    return {k: [r] * n for k, r in zip("abcd", daily, strict=True)}
+
+
+def rotation(data: MarketData, **params: str) -> pd.DataFrame:
+    return compute_weights(strategies.build("sector_rotation", params), data)
+
+
+def test_sector_rotation_holds_the_top_k_baskets_at_equal_weight() -> None:
+    data = rotation_world(steady(0.003, 0.002, -0.001, 0.001), bench=0.0015)
+    assert data.assets == ("a", "b", "c", "d", "benchmark")
+    top = rotation(data, k="1", lookback="5", rebalance="1")
+    # Lookback returns exist from session 5: from then on, a alone.
+    assert top["a"].tolist() == [0.0] * 5 + [1.0] * 25
+    assert top.drop(columns="a").to_numpy().sum() == 0
+    two = rotation(data, k="2", lookback="5", rebalance="1")
+    assert two.iloc[-1].tolist() == [0.5, 0.5, 0.0, 0.0, 0.0]
+    # d lags the benchmark but rises: its own momentum keeps it in the third slot.
+    three = rotation(data, k="3", lookback="5", rebalance="1")
+    assert three.iloc[-1].tolist() == pytest.approx([1 / 3, 1 / 3, 0.0, 1 / 3, 0.0])
+
+
+def test_sector_rotation_leaves_a_falling_baskets_slot_in_cash() -> None:
+    data = rotation_world(steady(0.003, -0.002, -0.001, -0.004))
+    weights = rotation(data, k="2", lookback="5", rebalance="1")
+    assert weights.iloc[-1].tolist() == [0.5, 0.0, 0.0, 0.0, 0.0]  # b ranks second but falls
+    everything = rotation(data, k="9", lookback="5", rebalance="1")
+    assert everything.iloc[-1].tolist() == [0.25, 0.0, 0.0, 0.0, 0.0]  # k > n: 1/n a slot
+
+
+def test_sector_rotation_switches_at_the_first_due_decision_after_the_lead_changes() -> None:
+    drifts = steady(0.004, 0.0, 0.0, 0.0, n=40)
+    drifts["b"] = [0.0] * 20 + [0.02] * 20  # b takes the lead from session 20 on
+    weights = rotation(rotation_world(drifts), k="1", lookback="5", rebalance="4")
+    # Decisions on sessions 0, 4, 8, ...: b's 5-session return beats a's from session 21
+    # (0.02 + 4 x 0 against 5 x 0.004), first due on 24.
+    assert weights["a"].tolist() == [0.0] * 8 + [1.0] * 16 + [0.0] * 16
+    assert weights["b"].tolist() == [0.0] * 24 + [1.0] * 16
+
+
+def test_sector_rotation_grid_over_k_equals_its_combinations_one_by_one() -> None:
+    data = full_data("baskets")
+    combos = strategies.build_grid(
+        "sector_rotation", {"k": ["1", "2", "3"], "lookback": ["20", "63"]}, {"rebalance": "5"}
+    )
+    grid = compute_grid(type(combos[0]), data, combos)
+    assert len({grid[:, j].tobytes() for j in range(len(combos))}) == len(combos)
+    for j, combo in enumerate(combos):
+        np.testing.assert_array_equal(grid[:, j], compute_weights(combo, data).to_numpy())
+
+
+def test_a_pair_strategy_refuses_data_of_every_basket() -> None:
+    with pytest.raises(StrategyError, match="trades a pair of baskets"):
+        compute_weights(strategies.build("rs_momentum"), full_data("baskets"))
+    with pytest.raises(StrategyError, match="trades every basket"):
+        compute_weights(strategies.build("sector_rotation"), full_data())
+
+
 # -- the registry ---------------------------------------------------------------------------------
 
 
-def test_the_six_built_in_strategies_are_registered() -> None:
+def test_the_seven_built_in_strategies_are_registered() -> None:
     assert strategies.names() == [
         "dual_momentum",
         "rrg",
         "rs_momentum",
         "rs_trend",
+        "sector_rotation",
         "shock_fade",
         "shock_follow",
     ]
@@ -264,7 +356,7 @@ class Broken(Strategy):
     name: ClassVar[str] = "broken"
     mode: str = param("nan", "what to get wrong", choices=("nan", "short", "shape", "raise"))
 
-    def warmup(self, params: SignalsConfig) -> int:
+    def warmup(self, params: DetectorParams) -> int:
         return 0
 
     @classmethod

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bot.core.strength import indicators, quadrant_codes, regime_states, rrg
+from bot.core.rotation import regime_states
+from bot.core.strength import indicators, quadrant_codes, rrg
 from tests.synthetic import sessions
 
 

@@ -1,0 +1,127 @@
+"""The configuration as typed, frozen values (defaults = ``config.example.toml``).
+
+Baskets, pairs, the benchmark and the detector's thresholds are the core's own types
+(``bot.core.params``); ``Config.universe`` hands them to the core in one value.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from bot.core.params import Basket, Benchmark, DetectorParams, Pair, Universe
+
+
+@dataclass(frozen=True, slots=True)
+class DataConfig:
+    source: str = "yahoo"
+    csv_dir: Path = Path("prices")
+    history_start: date = date(2010, 1, 1)
+    refresh: str = "auto"  # "auto": fetch when the cache lacks the last closed session; "never"
+
+
+@dataclass(frozen=True, slots=True)
+class StateConfig:
+    path: Path = Path("rotabot.db")
+
+
+DEFAULT_BASKETS = (
+    Basket(
+        "chips",
+        "Chips (shovel sellers)",
+        (
+            "NVDA",
+            "AMD",
+            "MU",
+            "INTC",
+            "TSM",
+            "AVGO",
+            "ASML",
+            "AMAT",
+            "LRCX",
+            "KLAC",
+            "MRVL",
+            "QCOM",
+            "SNDK",
+            "GLW",
+        ),
+    ),
+    Basket(
+        "platforms",
+        "Platforms (gold diggers)",
+        ("META", "MSFT", "GOOGL", "AMZN", "PLTR", "CRM", "ORCL", "NOW", "ADBE"),
+    ),
+)
+
+MAX_PAIRS = 100
+
+
+@dataclass(frozen=True, slots=True)
+class WatchConfig:
+    """Which pairs are watched; empty ``pairs`` means the first two baskets in file order."""
+
+    pairs: tuple[Pair, ...] = ()
+    rrg_tail: int = 10  # sessions of tail drawn behind each basket on the RRG chart
+
+
+@dataclass(frozen=True, slots=True)
+class TelegramConfig:
+    token_env: str = "ROTABOT_TELEGRAM_TOKEN"
+    chat_ids: tuple[int, ...] = ()
+    allowed_user_ids: tuple[int, ...] = ()
+    api_base_url: str = "https://api.telegram.org/bot"
+    charts: bool = True
+    reveal_chat_id: bool = False
+    send_quiet_days: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleConfig:
+    time: dt.time = dt.time(16, 30)
+    timezone: str = "America/New_York"
+    calendar: str = "XNYS"
+    retry_minutes: int = 15
+    deadline: dt.time = dt.time(20, 0)
+    catch_up: str = "latest"
+    max_failures: int = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    state: StateConfig = field(default_factory=StateConfig)
+    baskets: tuple[Basket, ...] = DEFAULT_BASKETS
+    watch: WatchConfig = field(default_factory=WatchConfig)
+    benchmark: Benchmark = field(default_factory=Benchmark)
+    telegram: TelegramConfig = field(default_factory=TelegramConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    signals: DetectorParams = field(default_factory=DetectorParams)
+    source_file: Path | None = None
+
+    @property
+    def pairs(self) -> tuple[Pair, ...]:
+        """The watched pairs: ``watch.pairs``, else the first two baskets."""
+        if self.watch.pairs:
+            return self.watch.pairs
+        return (Pair(self.baskets[0].key, self.baskets[1].key),)
+
+    @property
+    def universe(self) -> Universe:
+        return Universe(self.baskets, self.pairs, self.benchmark, self.signals)
+
+    @property
+    def basket_tickers(self) -> tuple[str, ...]:
+        return self.universe.basket_tickers
+
+    @property
+    def tickers(self) -> tuple[str, ...]:
+        """Every ticker the bot needs: basket members, then the benchmark."""
+        return self.universe.tickers
+
+    def basket(self, key: str) -> Basket:
+        return self.universe.basket(key)
+
+    def pair(self, key: str) -> Pair:
+        return self.universe.pair(key)

@@ -1,0 +1,73 @@
+"""A session's messages: one alert per pair with events, or one quiet-day summary.
+
+Each message has a key naming what it reports ("2025-01-27 chips/platforms shock
+chips->platforms"); the outbox keeps one row per (key, target), so two pairs flagged on one
+session are two alerts, each delivered once, and the same session evaluated twice (a
+restart, ``signal --send`` run again) finds its keys already there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.config import Config
+from bot.core.models import Picture, SignalState
+from bot.core.signals import Signals
+from bot.render import html
+from bot.render import text as fmt
+from bot.render.parts import Part, PhotoPart, TextPart
+
+ALERT_CHART_DAYS = 250  # about a year of sessions behind an alert
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One logical message: its parts in sending order, under a key naming what it reports."""
+
+    key: str
+    kind: str  # "alert" or "quiet"
+    parts: tuple[Part, ...]
+
+
+def alert_key(state: SignalState) -> str:
+    """Name what one pair's alert reports: "2025-01-27 chips/platforms shock chips->platforms"."""
+    # Two regime rules may fire the same way on one session: name the direction once.
+    names = dict.fromkeys(f"{e.kind} {e.from_basket}->{e.to_basket}" for e in state.events)
+    return f"{state.date} {state.pair} " + " + ".join(names)
+
+
+def compose(text: str, png: bytes | None, filename: str, caption: str) -> tuple[Part, ...]:
+    """Return the parts of a message: one captioned photo when the text fits a caption,
+    else the text (split at 4096) then the photo with the short ``caption``."""
+    if png is not None and html.fits_caption(text):
+        return (PhotoPart(png, filename, text),)
+    texts = html.split_message(text)
+    parts: list[Part] = [
+        TextPart(t, "text" if len(texts) == 1 else f"text {i}/{len(texts)}")
+        for i, t in enumerate(texts, start=1)
+    ]
+    if png is not None:
+        parts.append(PhotoPart(png, filename, caption))
+    return tuple(parts)
+
+
+def session_messages(config: Config, signals: Signals, picture: Picture) -> list[Outgoing]:
+    """Return the session's alerts (one per pair with events, in config order), or its
+    quiet-day summary when no pair has one and ``telegram.send_quiet_days`` is on."""
+    alerts = [_alert(config, signals, state) for state in picture.pairs if state.events]
+    if alerts or not config.telegram.send_quiet_days:
+        return alerts
+    text = fmt.render_quiet_day(picture, config)
+    return [Outgoing(f"{picture.date} quiet", "quiet", compose(text, None, "", ""))]
+
+
+def _alert(config: Config, signals: Signals, state: SignalState) -> Outgoing:
+    text = fmt.render_alert(state, config)
+    png = None
+    if config.telegram.charts:
+        from bot.render.charts import ratio_chart
+
+        png = ratio_chart(signals.pair(state.pair), end=state.date, days=ALERT_CHART_DAYS)
+    caption = fmt.chart_caption(config, state.pair, f"ratio to {state.date}")
+    filename = f"ratio-{state.pair.replace('/', '-')}-{state.date}.png"
+    return Outgoing(alert_key(state), "alert", compose(text, png, filename, caption))
