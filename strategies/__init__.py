@@ -7,12 +7,15 @@ registered is what this file says.
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
+from bot.backtest.codes import Codes
+from bot.backtest.market import MarketData
 from bot.errors import UsageError, did_you_mean
-from strategies.base import ParamSpec, Strategy, param_specs
+from strategies.base import ParamSpec, Strategy, compute_codes, param_specs
 from strategies.dual_momentum import DualMomentum
 from strategies.rrg import Rrg
 from strategies.rs_momentum import RsMomentum
@@ -63,12 +66,48 @@ def build(name: str, params: Mapping[str, str] | None = None) -> Strategy:
     return _instance(cls, values)
 
 
-def build_grid(
-    name: str, grid: Mapping[str, Sequence[str]], fixed: Mapping[str, str] | None = None
-) -> list[Strategy]:
-    """Return one strategy per combination of the ``grid`` values (the last key varies fastest).
+@dataclass(frozen=True, slots=True)
+class Grid:
+    """Every combination of a parameter grid, in ``itertools.product`` order (the last key
+    varies fastest), each strategy built only when asked for: a grid of a million
+    combinations costs its value lists, not a million objects."""
 
-    ``fixed`` sets parameters that do not vary; a key may not be in both.
+    cls: type[Strategy]
+    base: Mapping[str, object]
+    keys: tuple[str, ...]
+    values: tuple[tuple[object, ...], ...]
+
+    def __len__(self) -> int:
+        return math.prod(len(v) for v in self.values)
+
+    def __getitem__(self, index: int) -> Strategy:
+        return _instance(self.cls, {**self.base, **self.varied(index)})
+
+    def varied(self, index: int) -> dict[str, object]:
+        """Return the grid's parameters of combination ``index`` (its keys, in order)."""
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        chosen: dict[str, object] = {}
+        for key, options in zip(reversed(self.keys), reversed(self.values), strict=True):
+            index, at = divmod(index, len(options))
+            chosen[key] = options[at]
+        return {key: chosen[key] for key in self.keys}
+
+    def __iter__(self) -> Iterator[Strategy]:
+        return (self[i] for i in range(len(self)))
+
+    def distinct(self) -> dict[str, list[object]]:
+        """Return each varied parameter's values, first occurrence order, repeats dropped."""
+        return {k: list(dict.fromkeys(v)) for k, v in zip(self.keys, self.values, strict=True)}
+
+
+def grid_of(
+    name: str, grid: Mapping[str, Sequence[str]], fixed: Mapping[str, str] | None = None
+) -> Grid:
+    """Return the combinations of the ``grid`` values (text, parsed and checked here).
+
+    ``fixed`` sets parameters that do not vary; a key may not be in both. Each value is
+    checked on its own, so a bad one fails here, before any combination is run.
     """
     base = build(name, fixed)
     both = sorted(set(grid) & set(fixed or {}))
@@ -78,12 +117,32 @@ def build_grid(
     for key, texts in grid.items():
         if not texts:
             raise UsageError(f"--grid {key}: give at least one value")
-    values = {key: [parse_value(specs[key], t) for t in texts] for key, texts in grid.items()}
-    keys = list(values)
-    return [
-        _instance(type(base), {**base.params(), **dict(zip(keys, combo, strict=True))})
-        for combo in itertools.product(*(values[k] for k in keys))
-    ]
+    values = {key: tuple(parse_value(specs[key], t) for t in texts) for key, texts in grid.items()}
+    for key, options in values.items():
+        for value in dict.fromkeys(options):
+            _instance(type(base), {**base.params(), key: value})
+    return Grid(type(base), base.params(), tuple(values), tuple(values.values()))
+
+
+@dataclass(frozen=True, slots=True)
+class GridCodes:
+    """A sweep's view of a grid: the targets, as codes, of the combinations at ``indices``.
+
+    Takes the market data as an argument (rather than holding it) so that a cluster can send
+    the data to its workers once and this small object with every task.
+    """
+
+    grid: Grid
+
+    def __call__(self, data: MarketData, indices: Sequence[int]) -> Codes:
+        return compute_codes(self.grid.cls, data, [self.grid[i] for i in indices])
+
+
+def build_grid(
+    name: str, grid: Mapping[str, Sequence[str]], fixed: Mapping[str, str] | None = None
+) -> list[Strategy]:
+    """Return one strategy per combination of the ``grid`` values (see ``grid_of``)."""
+    return list(grid_of(name, grid, fixed))
 
 
 def parse_value(spec: ParamSpec, text: str) -> object:
@@ -133,11 +192,14 @@ def _instance(cls: type[Strategy], values: Mapping[str, object]) -> Strategy:
 
 
 __all__ = [
+    "Grid",
+    "GridCodes",
     "ParamSpec",
     "Strategy",
     "build",
     "build_grid",
     "get",
+    "grid_of",
     "names",
     "param_specs",
     "register",

@@ -5,7 +5,9 @@ the command line can list, parse and check them) and whose class variable ``name
 registry key. It declares its warm-up (``warmup``: sessions of basket history it needs before
 its weights mean anything), what it trades (``trades``: ``"pair"``, the default, or
 ``"baskets"``) and implements one method, ``grid_weights``: for each of many parameter sets at
-once, the target weights of every session t, from data up to t only.
+once, the target weights of every session t, from data up to t only. A sweep asks for the same
+weights as codes into a palette (``grid_codes``); the default encodes ``grid_weights``, and a
+strategy may give them directly, faster (``rs_momentum`` does; a test compares the two).
 
 Weights are fractions of equity per asset, ``(sessions, parameter sets, assets)`` with the
 assets of ``MarketData.assets``: for a pair strategy numerator basket, denominator basket,
@@ -27,6 +29,7 @@ from typing import Any, ClassVar, Literal, Self, get_type_hints
 import numpy as np
 import pandas as pd
 
+from bot.backtest.codes import Codes, encode
 from bot.backtest.market import MarketData
 from bot.core.params import DetectorParams
 from bot.errors import StrategyError
@@ -84,6 +87,15 @@ class Strategy(ABC):
     def grid_weights(cls, data: MarketData, combos: Sequence[Self]) -> Array:
         """Return target weights ``(sessions, len(combos), assets)``; row t uses data <= t."""
 
+    @classmethod
+    def grid_codes(cls, data: MarketData, combos: Sequence[Self]) -> Codes:
+        """Return the weights of ``grid_weights`` as codes (``bot.backtest.codes``).
+
+        What a sweep calls. This default encodes ``grid_weights``; a strategy may override it
+        with a faster rule giving the same weights (a test compares the two).
+        """
+        return encode(np.asarray(cls.grid_weights(data, combos), dtype="float64"))
+
     def params(self) -> dict[str, object]:
         return {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
 
@@ -137,9 +149,7 @@ def compute_weights(strategy: Strategy, data: MarketData) -> pd.DataFrame:
 
 def compute_grid(cls: type[Strategy], data: MarketData, combos: Sequence[Strategy]) -> Array:
     """Run ``cls.grid_weights`` and check its output, as ``compute_weights`` does."""
-    if (cls.trades == "pair") != (data.pair is not None):
-        wanted = "a pair of baskets" if cls.trades == "pair" else "every basket"
-        raise StrategyError(f"strategy {cls.name} trades {wanted}, not {', '.join(data.assets)}")
+    _check_layout(cls, data)
     try:
         values = np.asarray(cls.grid_weights(data, combos), dtype="float64")
     except Exception as exc:
@@ -147,11 +157,41 @@ def compute_grid(cls: type[Strategy], data: MarketData, combos: Sequence[Strateg
     expected = (len(data.sessions), len(combos), len(data.assets))
     if values.shape != expected:
         raise StrategyError(f"strategy {cls.name} returned shape {values.shape}, not {expected}")
+    _check_values(cls, values)
+    return values
+
+
+def compute_codes(cls: type[Strategy], data: MarketData, combos: Sequence[Strategy]) -> Codes:
+    """Run ``cls.grid_codes`` and check what it returned, as ``compute_grid`` does."""
+    _check_layout(cls, data)
+    try:
+        found = cls.grid_codes(data, combos)
+    except Exception as exc:
+        raise StrategyError(f"strategy {cls.name} failed: {exc!r}") from exc
+    codes, palette = found.codes, np.asarray(found.palette, dtype="float64")
+    expected = (len(combos), len(data.sessions))
+    if codes.shape != expected or palette.ndim != 2 or palette.shape[1] != len(data.assets):
+        raise StrategyError(
+            f"strategy {cls.name} returned codes {codes.shape} and a palette {palette.shape}, "
+            f"not {expected} and (rows, {len(data.assets)})"
+        )
+    if codes.size and (codes.min() < 0 or codes.max() >= len(palette)):
+        raise StrategyError(f"strategy {cls.name} returned codes outside its palette")
+    _check_values(cls, palette)
+    return Codes(codes, palette)
+
+
+def _check_layout(cls: type[Strategy], data: MarketData) -> None:
+    if (cls.trades == "pair") != (data.pair is not None):
+        wanted = "a pair of baskets" if cls.trades == "pair" else "every basket"
+        raise StrategyError(f"strategy {cls.name} trades {wanted}, not {', '.join(data.assets)}")
+
+
+def _check_values(cls: type[Strategy], values: Array) -> None:
     if not np.isfinite(values).all():
         raise StrategyError(f"strategy {cls.name} returned NaN or infinite weights")
     if (values < 0).any() or (_total(values) > 1 + 1e-9).any():
         raise StrategyError(f"strategy {cls.name}: weights must be >= 0 and sum to at most 1")
-    return values
 
 
 def _total(values: Array) -> Array:
@@ -174,6 +214,15 @@ def ffill(signal: Array, fill: float = 0.0) -> Array:
     return out
 
 
+def carry(codes: Array) -> Array:
+    """Carry the last non-zero code down axis 0 (0 before the first): ``ffill`` for codes."""
+    idx = np.arange(len(codes)).reshape((-1,) + (1,) * (codes.ndim - 1))
+    last = np.maximum.accumulate(np.where(codes != 0, idx, -1), axis=0)
+    taken = np.take_along_axis(codes, np.maximum(last, 0), axis=0)
+    out: Array = np.where(last >= 0, taken, 0)
+    return out
+
+
 def run_length(flags: Array) -> Array:
     """Return, per position, how many consecutive True values end there (down axis 0)."""
     idx = np.arange(len(flags)).reshape((-1,) + (1,) * (flags.ndim - 1))
@@ -190,6 +239,10 @@ def hysteresis(up: Array, down: Array, confirm: Array) -> Array:
     signal = np.where(run_length(up) >= confirm, 1.0, np.nan)
     signal = np.where(run_length(down) >= confirm, -1.0, signal)
     return ffill(signal)
+
+
+PAIR_PALETTE = np.array([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+"""Codes of a pair strategy: 0 cash, 1 the numerator basket, 2 the denominator, 3 benchmark."""
 
 
 def pick_baskets(side: Array, benchmark: Array | None = None) -> Array:

@@ -22,11 +22,14 @@ from typing import ClassVar, Self
 
 import numpy as np
 
+from bot.backtest.codes import CODE, Codes
 from bot.backtest.market import MarketData
 from bot.core.params import DetectorParams
 from strategies.base import (
+    PAIR_PALETTE,
     Array,
     Strategy,
+    carry,
     column,
     ffill,
     momentum,
@@ -51,11 +54,35 @@ class RsMomentum(Strategy):
 
     @classmethod
     def grid_weights(cls, data: MarketData, combos: Sequence[Self]) -> Array:
-        a, b = data.keys
         lookbacks, which = unique_index(column(combos, "lookback", "int64"))
-        gap = (momentum(data.levels[a], lookbacks) - momentum(data.levels[b], lookbacks))[:, which]
+        gap = _gaps(data, lookbacks)[:, which]
         margin = column(combos, "margin")
         with np.errstate(invalid="ignore"):
             side = np.where(gap > margin, 1.0, np.where(gap < -margin, -1.0, np.nan))
         due = on_schedule(len(gap), column(combos, "rebalance", "int64"))
         return pick_baskets(ffill(np.where(due, side, np.nan)))
+
+    @classmethod
+    def grid_codes(cls, data: MarketData, combos: Sequence[Self]) -> Codes:
+        """The rule of ``grid_weights``, worked on the due sessions only: for the combinations
+        sharing a ``rebalance``, decide on every ``rebalance``-th session, carry each decision
+        to the next, and repeat each over the sessions it rules."""
+        lookbacks, which = unique_index(column(combos, "lookback", "int64"))
+        gaps = _gaps(data, lookbacks)
+        margin, every = column(combos, "margin"), column(combos, "rebalance", "int64")
+        codes = np.empty((len(combos), len(gaps)), dtype=CODE)
+        for step in np.unique(every):
+            group = np.flatnonzero(every == step)
+            due = gaps[::step][:, which[group]]
+            with np.errstate(invalid="ignore"):
+                side = np.where(due > margin[group], 1, np.where(due < -margin[group], 2, 0))
+            held = np.repeat(carry(side), step, axis=0)[: len(gaps)]
+            codes[group] = held.T
+        return Codes(codes, PAIR_PALETTE)
+
+
+def _gaps(data: MarketData, lookbacks: Sequence[int]) -> Array:
+    """Return numerator minus denominator momentum, ``(sessions, len(lookbacks))``."""
+    a, b = data.keys
+    out: Array = momentum(data.levels[a], lookbacks) - momentum(data.levels[b], lookbacks)
+    return out

@@ -12,6 +12,12 @@ from typing import Any
 import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+# Each test points XDG_CACHE_HOME into its own folder (below), where matplotlib would rebuild
+# its font cache in every subprocess: keep the usual one.
+os.environ.setdefault(
+    "MPLCONFIGDIR",
+    str(Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "matplotlib"),
+)
 os.environ["YF_DISABLE_CURL_CFFI"] = "1"
 
 REAL_PRICES = Path(__file__).resolve().parents[2] / "shared" / "data" / "prices"
@@ -54,9 +60,13 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Keep the user's config, token and working directory out of tests."""
+    """Keep the user's config, token, working directory and XDG folders out of tests."""
     monkeypatch.delenv("ROTABOT_CONFIG", raising=False)
     monkeypatch.delenv("ROTABOT_TELEGRAM_TOKEN", raising=False)
+    # The state file and yfinance's cache default to these folders: one set per test, so no
+    # test writes to the user's home and parallel workers never share a state file.
+    for name in ("XDG_STATE_HOME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME"):
+        monkeypatch.setenv(name, str(tmp_path / "xdg" / name.lower()))
     monkeypatch.chdir(tmp_path)
 
 

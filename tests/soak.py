@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from bot.config import Config
+from bot.core.models import Severity
 from bot.core.panel import PricePanel
 from bot.daemon.scheduler import Daemon
 from bot.data.calendar import sessions as nyse_sessions
@@ -419,7 +420,11 @@ def check(faulty: Outcome, clean: Outcome) -> dict[str, object]:
     expected = {s: e for s, e in clean_events.items() if s not in incomplete}
     assert events == expected  # the same events as the fault-free run
     received = {k: n for k, n in faulty.alerts_received().items() if k[1] in days}
-    alert_days = {s for s, evs in expected.items() if evs}
+    # Alerts carry the events at or above telegram.min_severity; the rest are not pushed.
+    floor = Severity(faulty.config.telegram.min_severity).rank
+    alert_days = {
+        s for s, evs in expected.items() if any(Severity(e[3]).rank >= floor for e in evs)
+    }
     wanted = {(c, s) for c in CHATS for s in alert_days}
     doubled = {k: n for k, n in received.items() if n > 1}
     lost = wanted - set(received)

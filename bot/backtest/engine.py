@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from bot.backtest.market import BENCHMARK, MarketData
-from bot.backtest.metrics import PERIODS, Metrics, return_metrics
+from bot.backtest.metrics import Metrics, path_metrics, return_stats
 from bot.errors import UsageError
 
 Array = np.ndarray
@@ -98,14 +98,11 @@ class Simulation:
 
     def metrics(self) -> dict[str, Array]:
         """Return every metric per path (each value shaped ``(paths,)``)."""
-        out = return_metrics(self.net)
-        years = len(self.net) / PERIODS
-        out["turnover"] = self.turnover.sum(axis=0) / years
-        out["exposure"] = self.exposed.mean(axis=0)
-        out["trades"] = self.trades
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out["win_rate"] = np.where(self.trades > 0, self.wins / self.trades, np.nan)
-        return out
+        stats = return_stats(np.ascontiguousarray(self.net.T))
+        stats["turnover"] = self.turnover.sum(axis=0)
+        stats["exposed"] = self.exposed.sum(axis=0).astype("float64")
+        stats["trades"], stats["wins"] = self.trades, self.wins
+        return path_metrics(stats, len(self.net))
 
 
 def as_spread(targets: Array) -> Array:

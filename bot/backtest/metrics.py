@@ -10,7 +10,7 @@ every session (returns above 0 count as 0). A test checks them against empyrical
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -47,13 +47,58 @@ def return_metrics(returns: Array) -> dict[str, Array]:
     CAGR over the drawdown's size. Undefined ratios (a flat series) are NaN.
     """
     series = _by_series(returns)
-    years = series.shape[-1] / PERIODS
-    mean = np.mean(series, axis=-1)
-    std = np.std(series, axis=-1, ddof=1)
-    risk = _downside_risk(series)
-    dd = _drawdowns(series)
-    mdd = np.minimum(np.min(dd, axis=-1), 0.0)
-    growth = np.prod(1.0 + series, axis=-1)
+    return finish_returns(return_stats(series), series.shape[-1])
+
+
+RETURN_STATS = ("mean", "std", "risk", "growth", "max_drawdown", "max_drawdown_duration")
+"""What every return metric is derived from: ``return_stats`` computes them with numpy, the
+sweep's compiled loop (``bot.backtest.kernels``) with the same operations in the same order."""
+
+
+PATH_STATS = (*RETURN_STATS, "turnover", "exposed", "trades", "wins")
+"""What every metric of a simulated path is derived from (``path_metrics``); the sweep
+engines return them as columns in this order."""
+
+
+NEEDS = {
+    "sharpe": ("mean", "std"),
+    "sortino": ("mean", "risk"),
+    "cagr": ("growth",),
+    "total_return": ("growth",),
+    "max_drawdown": ("max_drawdown",),
+    "calmar": ("growth", "max_drawdown"),
+}
+"""The statistics each rankable metric is derived from (``finish_returns``)."""
+
+
+def return_stats(series: Array, needed: Collection[str] = RETURN_STATS) -> dict[str, Array]:
+    """Return the ``RETURN_STATS`` of each row of ``series`` (sessions on the last axis).
+
+    Only those ``needed`` are computed (the others are NaN): ranking a sweep by one metric
+    needs a fraction of the work.
+    """
+    out = {name: np.full(series.shape[:-1], np.nan) for name in RETURN_STATS}
+    if "mean" in needed:
+        out["mean"] = np.mean(series, axis=-1)
+    if "std" in needed:
+        out["std"] = np.std(series, axis=-1, ddof=1)
+    if "risk" in needed:
+        out["risk"] = _downside_risk(series)
+    if "growth" in needed:
+        out["growth"] = np.prod(1.0 + series, axis=-1)
+    if "max_drawdown" in needed or "max_drawdown_duration" in needed:
+        dd = _drawdowns(series)
+        out["max_drawdown"] = np.minimum(np.min(dd, axis=-1), 0.0)
+        if "max_drawdown_duration" in needed:
+            out["max_drawdown_duration"] = _longest_run(dd < 0.0)
+    return out
+
+
+def finish_returns(stats: Mapping[str, Array], sessions: int) -> dict[str, Array]:
+    """Derive the return metrics from ``return_stats`` over ``sessions`` sessions."""
+    years = sessions / PERIODS
+    mean, std, risk, mdd = stats["mean"], stats["std"], stats["risk"], stats["max_drawdown"]
+    growth = stats["growth"]
     with np.errstate(invalid="ignore", divide="ignore"):
         annual = growth ** (1.0 / years) - 1.0
         return {
@@ -63,9 +108,32 @@ def return_metrics(returns: Array) -> dict[str, Array]:
             "sharpe": np.where(std > 0, mean / std, np.nan) * np.sqrt(PERIODS),
             "sortino": np.where(risk > 0, mean * PERIODS / risk, np.nan),
             "max_drawdown": mdd,
-            "max_drawdown_duration": _longest_run(dd < 0.0),
+            "max_drawdown_duration": _counts(stats["max_drawdown_duration"]),
             "calmar": np.where(mdd < 0, annual / -mdd, np.nan),
         }
+
+
+def path_metrics(stats: Mapping[str, Array], sessions: int) -> dict[str, Array]:
+    """Return every metric of a simulated path from its statistics over ``sessions``.
+
+    ``stats`` holds the ``RETURN_STATS`` of the net returns, and ``turnover`` (summed over the
+    sessions), ``exposed`` (sessions with a position), ``trades`` and ``wins`` (see
+    ``bot.backtest.engine.Simulation``), each shaped ``(paths,)``.
+    """
+    out = finish_returns(stats, sessions)
+    out["turnover"] = stats["turnover"] / (sessions / PERIODS)
+    out["exposure"] = stats["exposed"] / sessions
+    trades = np.asarray(stats["trades"])
+    out["trades"] = _counts(trades)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["win_rate"] = np.where(trades > 0, stats["wins"] / trades, np.nan)
+    return out
+
+
+def _counts(values: Array) -> Array:
+    """Whole numbers as int64, unless some were not computed (NaN): then float64 as given."""
+    values = np.asarray(values)
+    return values if np.isnan(values).any() else values.astype("int64")
 
 
 # The helpers below work along the last axis of one contiguous row per series: reducing a
@@ -133,6 +201,22 @@ class Metrics:
             value = np.atleast_1d(columns[f.name])[i]
             values[f.name] = int(value) if f.name in counts else float(value)
         return cls(**values)
+
+    @classmethod
+    def json_rows(
+        cls, columns: Mapping[str, Array], order: Array
+    ) -> list[dict[str, float | int | None]]:
+        """Return ``to_json`` of every series in ``order``, column by column (a sweep has
+        thousands of them: one object each would cost more than the sweep)."""
+        counts = ("max_drawdown_duration", "trades")
+        out: dict[str, list[float | int | None]] = {}
+        for f in fields(cls):
+            values = np.asarray(columns[f.name])[order]
+            if f.name in counts:
+                out[f.name] = [None if v != v else int(v) for v in values.tolist()]
+            else:
+                out[f.name] = [None if v != v else round(v, 8) for v in values.tolist()]
+        return [dict(zip(out, row, strict=True)) for row in zip(*out.values(), strict=True)]
 
     def to_json(self) -> dict[str, float | int | None]:
         """Return plain values; NaN (undefined, e.g. Sharpe of a flat line) becomes None."""

@@ -115,7 +115,7 @@ def render_study(payload: Mapping[str, object]) -> str:
     assert isinstance(rows, list)
     header = [
         *("pair", "kind", "severity", "horizon", "count"),
-        *("mean", "hit rate", "t-stat", "verdict"),
+        *("mean", "hit rate", "HAC t", "random pct", "verdict"),
     ]
     table = [
         [
@@ -127,6 +127,7 @@ def render_study(payload: Mapping[str, object]) -> str:
             "n/a" if r["mean"] is None else f"{r['mean']:+.2%}",
             "n/a" if r["hit_rate"] is None else f"{r['hit_rate']:.0%}",
             "n/a" if r["t_stat"] is None else f"{r['t_stat']:+.2f}",
+            "n/a" if not r["baseline"] else f"{r['baseline']['percentile']:.0f}",
             r["verdict"],
         ]
         for r in rows
@@ -139,8 +140,9 @@ def render_study(payload: Mapping[str, object]) -> str:
             f"{payload['end']}; forward spread return = the 'to' basket minus the 'from' "
             "basket after the event's close",
             text_table(header, table),
-            "continuation / reversal: |t| >= 2; overlapping windows of close events make long "
-            "horizons look more significant than they are",
+            "continuation / reversal: n >= 20 and |t| >= 2 (Newey-West, h-1 lags, for "
+            "overlapping windows), the track record's rule; "
+            "random pct: where the mean stands among as many random sessions, drawn 2,000 times",
         ]
     )
 

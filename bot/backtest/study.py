@@ -8,23 +8,26 @@ severities) the study reports count, mean, hit rate (share positive) and the t-s
 the mean. Each pair's events are measured on its own two baskets' index levels (the core's,
 ``bot.core.market``), so pairs never mix.
 
-Forward windows of events closer together than h sessions overlap, which makes the
-t-statistics of long horizons look stronger than they are; the command says so.
+t-statistics are Newey-West (HAC, h-1 lags): forward windows of events closer together than h
+sessions overlap, and a plain t would overstate them. Each row also has the baseline of
+``bot.core.scorecard``: where the events' mean stands among as many random sessions of the
+period, each paired with one event's direction (seeded, so reproducible).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date
 
 import numpy as np
 import pandas as pd
 
 from bot.core.models import RotationEvent, Severity
+from bot.core.record import MIN_EVENTS, MIN_T, hac_t
+from bot.core.scorecard import SEED, Baseline, baseline, forward_all
 
 HORIZONS = (1, 5, 20)
-SIGNIFICANT_T = 2.0
-"""|t| from which a mean counts as continuation or reversal rather than noise."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,14 +42,16 @@ class StudyRow:
     hit_rate: float
     t_stat: float
     pair: str = ""  # the pair the events were found on ("chips/platforms")
+    baseline: Baseline | None = None  # the same count of random sessions, drawn many times
 
     @property
     def verdict(self) -> str:
-        if self.count < 2 or np.isnan(self.t_stat):
+        """The track record's rule (``bot.core.record``): an edge needs n >= 20 and |t| >= 2."""
+        if self.count < MIN_EVENTS or np.isnan(self.t_stat):
             return "too few"
-        if self.t_stat >= SIGNIFICANT_T:
+        if self.t_stat >= MIN_T:
             return "continuation"
-        if self.t_stat <= -SIGNIFICANT_T:
+        if self.t_stat <= -MIN_T:
             return "reversal"
         return "inconclusive"
 
@@ -64,6 +69,7 @@ class StudyRow:
             "hit_rate": clean(self.hit_rate),
             "t_stat": clean(self.t_stat),
             "verdict": self.verdict,
+            "baseline": self.baseline.to_json() if self.baseline else None,
         }
 
 
@@ -95,36 +101,72 @@ def event_study(
     levels: pd.DataFrame,
     horizons: Sequence[int] = HORIZONS,
     pairs: Sequence[str] | None = None,
+    period: tuple[date, date] | None = None,
 ) -> list[StudyRow]:
     """Return one row per (pair, kind, severity or "all", horizon), each group in order.
 
     ``pairs`` orders the pairs (default: as they first appear in ``found``); ``levels`` holds
-    the index levels of every basket an event names.
+    the index levels of every basket an event names; the baseline draws its random sessions
+    from ``period`` (default: every session of ``levels``).
     """
     spreads = forward_spreads(found, levels, horizons)
     order = list(pairs) if pairs is not None else list(dict.fromkeys(e.pair for e in found))
+    index = pd.DatetimeIndex(levels.index)
+    lo, hi = (
+        (0, len(index))
+        if period is None
+        else (
+            int(index.searchsorted(pd.Timestamp(period[0]))),
+            int(index.searchsorted(pd.Timestamp(period[1]), side="right")),
+        )
+    )
     rows = []
     for pair in order:
         mine = np.array([e.pair == pair for e in found], dtype=bool)
         chosen = [e for e, m in zip(found, mine, strict=True) if m]
-        rows += _pair_rows(pair, chosen, spreads[mine], horizons)
+        a, b = _basis(pair, chosen)
+        pools = {
+            h: forward_all(levels[b].to_numpy(), levels[a].to_numpy(), h)[lo:hi] for h in horizons
+        }
+        rows += _pair_rows(pair, chosen, spreads[mine], horizons, pools, b)
     return rows
 
 
+def _basis(pair: str, found: Sequence[RotationEvent]) -> tuple[str, str]:
+    """The pair's two baskets (numerator, denominator); for events without a pair, the first
+    event's own direction."""
+    if "/" in pair:
+        a, _, b = pair.partition("/")
+        return a, b
+    return found[0].from_basket, found[0].to_basket
+
+
 def _pair_rows(
-    pair: str, found: Sequence[RotationEvent], spreads: np.ndarray, horizons: Sequence[int]
+    pair: str,
+    found: Sequence[RotationEvent],
+    spreads: np.ndarray,
+    horizons: Sequence[int],
+    pools: dict[int, np.ndarray],
+    b: str,
 ) -> list[StudyRow]:
     kinds = sorted({e.kind for e in found}, key=lambda k: (k != "shock", k))
+    signs = np.array([1.0 if e.to_basket == b else -1.0 for e in found])
     rows = []
-    for kind in kinds:
-        for severity in [s.value for s in Severity] + ["all"]:
+    for i, kind in enumerate(kinds):
+        for k, severity in enumerate([s.value for s in Severity] + ["all"]):
             mask = np.array(
                 [e.kind == kind and severity in ("all", e.severity.value) for e in found]
             )
             if not mask.any():
                 continue
             for j, h in enumerate(horizons):
-                rows.append(_row(pair, kind, severity, h, spreads[mask, j]))
+                row = _row(pair, kind, severity, h, spreads[mask, j])
+                known = ~np.isnan(spreads[mask, j])
+                if row.count:
+                    seed = SEED + 100 * i + 10 * k + j
+                    base = baseline(pools[h], signs[mask][known], row.mean, seed=seed)
+                    row = replace(row, baseline=base)
+                rows.append(row)
     return rows
 
 
@@ -133,6 +175,5 @@ def _row(pair: str, kind: str, severity: str, horizon: int, values: np.ndarray) 
     n = len(values)
     mean = float(values.mean()) if n else np.nan
     hit = float((values > 0).mean()) if n else np.nan
-    std = float(values.std(ddof=1)) if n > 1 else np.nan
-    t_stat = mean / (std / np.sqrt(n)) if n > 1 and std > 0 else np.nan
-    return StudyRow(kind, severity, horizon, n, mean, hit, float(t_stat), pair)
+    t = hac_t(values, horizon - 1) if n else None
+    return StudyRow(kind, severity, horizon, n, mean, hit, np.nan if t is None else t, pair)

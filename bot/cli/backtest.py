@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -34,10 +35,12 @@ from bot.backtest.report import (
 from bot.backtest.sweep import (
     SweepResult,
     WalkForward,
-    WeightsFor,
+    Window,
     fold_windows,
     sweep,
+    sweep_ranked,
     walk_forward,
+    walk_windows,
 )
 from bot.cli.backtest_args import pairs, parse_horizons, parse_walk_forward
 from bot.cli.pairs import chosen_pair
@@ -89,23 +92,28 @@ def run_sweep(args: argparse.Namespace, config: Config) -> int:
         key: [v for v in text.split(",") if v.strip()]
         for key, text in pairs(args.grid, "--grid").items()
     }
-    combos = strategies.build_grid(args.strategy, grid, pairs(args.param, "--param"))
-    cls = type(combos[0])
+    combos = strategies.grid_of(args.strategy, grid, pairs(args.param, "--param"))
+    _check_size(len(combos), args.max_combinations)
+    cls = combos.cls
     settings = settings_of(args, cls)
     wf = parse_walk_forward(args.walk_forward) if args.walk_forward else None
     warmup = max(c.warmup(config.signals) for c in combos)
     span = prepare(config, args, warmup, cls)
     data = span.data
-    windows = fold_windows((span.first, span.stop), *wf) if wf else None
-
-    def weights_for(indices: Sequence[int]) -> np.ndarray:
-        return compute_grid(cls, data, [combos[i] for i in indices])
-
+    folds = fold_windows((span.first, span.stop), *wf) if wf else None
     mv = moves(data, settings.fill)
-    result = _sweep_with_progress(weights_for, len(combos), mv, span, settings)
-    payload = sweep_json(args, combos, grid, span, result)
-    if windows:
-        walk = walk_forward(weights_for, result, mv, windows, settings, args.rank_by, span.first)
+    measured = walk_windows(folds) if folds else []
+    # Text shows the best rows only: rank every combination, measure those in full.
+    top = args.top if args.format == "text" else None
+    result = _sweep(args.cluster, strategies.GridCodes(combos), len(combos), mv, span, settings,
+                    measured, (args.rank_by, top))  # fmt: skip
+    payload = sweep_json(args, combos, span, result)
+    if folds:
+
+        def weights_for(indices: Sequence[int]) -> np.ndarray:
+            return compute_grid(cls, data, [combos[i] for i in indices])
+
+        walk = walk_forward(weights_for, result, mv, folds, settings, args.rank_by)
         payload["walk_forward"] = walk_json(walk, combos, list(grid), data, args.walk_forward)
     if args.format == "json":
         print(json.dumps(payload, ensure_ascii=False))
@@ -114,22 +122,52 @@ def run_sweep(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
-def _sweep_with_progress(
-    weights_for: WeightsFor, combos: int, mv: Moves, span: Span, settings: Settings
+def _check_size(combos: int, limit: int) -> None:
+    if combos > limit:
+        raise UsageError(
+            f"the grid has {combos:,} combinations, more than --max-combinations {limit:,}: "
+            "raise the limit (memory stays bounded, time grows with the grid), or run it on "
+            "a Dask cluster with --cluster tcp://HOST:8786"
+        )
+
+
+def _sweep(
+    cluster: str | None,
+    codes_of: strategies.GridCodes,
+    combos: int,
+    mv: Moves,
+    span: Span,
+    settings: Settings,
+    measured: Sequence[Window],
+    ranking: tuple[str, int | None],
 ) -> SweepResult:
+    """Run the sweep here, or on the Dask cluster at ``cluster``, with a progress bar; with
+    ``ranking`` ``(metric, top)``, in full for the ``top`` best only (here)."""
     from bot.cli.prices import ProgressBar
 
-    bar = ProgressBar()
+    bar, started = ProgressBar(), time.monotonic()
+    window = (span.first, span.stop)
+
+    def progress(done: int, total: int) -> None:
+        if bar.shown or time.monotonic() - started > bar.delay:  # no flicker for quick ones
+            bar(done, total, "combinations")
+
     try:
+        if cluster:
+            from bot.backtest.cluster import cluster_sweep
+
+            return cluster_sweep(cluster, codes_of, span.data, combos, mv, window, settings,
+                                 windows=measured, progress=progress)  # fmt: skip
+        rank_by, top = ranking
+        if top is not None:
+            return sweep_ranked(
+                lambda indices: codes_of(span.data, indices), combos, mv, window, settings,
+                rank_by=rank_by, top=top, windows=measured, workers=_workers(), progress=progress,
+            )  # fmt: skip
         return sweep(
-            weights_for,
-            combos,
-            mv,
-            (span.first, span.stop),
-            settings,
-            workers=_workers(),
-            progress=lambda d, t: bar(d, t, "combinations"),
-        )
+            lambda indices: codes_of(span.data, indices), combos, mv, window, settings,
+            windows=measured, workers=_workers(), progress=progress,
+        )  # fmt: skip
     finally:
         bar.close()
 
@@ -148,7 +186,7 @@ def run_study(args: argparse.Namespace, config: Config) -> int:
     found = events(signals, start, end)
     keys = [p.key for p in chosen]
     # Every event is measured on the core's levels of its own two baskets.
-    rows = event_study(found, signals.market.levels, horizons, keys)
+    rows = event_study(found, signals.market.levels, horizons, keys, (start, end))
     payload = {
         "pairs": keys,
         "start": start.isoformat(),
@@ -303,23 +341,20 @@ def _params_of(combo: Strategy, keys: Sequence[str]) -> dict[str, object]:
 
 
 def sweep_json(
-    args: argparse.Namespace,
-    combos: Sequence[Strategy],
-    grid: dict[str, list[str]],
-    span: Span,
-    result: SweepResult,
+    args: argparse.Namespace, combos: strategies.Grid, span: Span, result: SweepResult
 ) -> dict[str, object]:
     order = result.order(args.rank_by)
-    keys = list(grid)
-    rows = []
-    for position, i in enumerate(order, start=1):
-        metrics = Metrics.from_columns(result.metrics, int(i)).to_json()
-        rows.append({"rank": position, "params": _params_of(combos[i], keys), "metrics": metrics})
+    keys = list(combos.keys)
+    figures = Metrics.json_rows(result.metrics, order)
+    rows = [
+        {"rank": position, "params": combos.varied(int(i)), "metrics": metrics}
+        for position, (i, metrics) in enumerate(zip(order, figures, strict=True), start=1)
+    ]
     return {
-        "strategy": combos[0].name,
+        "strategy": combos.cls.name,
         **traded(span.data),
-        "params": {k: v for k, v in combos[0].params().items() if k not in grid},
-        "grid": {k: list(dict.fromkeys(getattr(c, k) for c in combos)) for k in keys},
+        "params": {k: v for k, v in combos.base.items() if k not in keys},
+        "grid": combos.distinct(),
         "start": span.start.isoformat(),
         "end": span.end.isoformat(),
         "rank_by": args.rank_by,
@@ -330,7 +365,7 @@ def sweep_json(
 
 
 def walk_json(
-    walk: WalkForward, combos: Sequence[Strategy], keys: Sequence[str], data: MarketData, spec: str
+    walk: WalkForward, combos: strategies.Grid, keys: Sequence[str], data: MarketData, spec: str
 ) -> dict[str, object]:
     def day(position: int) -> str:
         return data.sessions[position].date().isoformat()

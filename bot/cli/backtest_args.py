@@ -12,10 +12,22 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from bot.backtest.ranking import RANKABLE
+from bot.cli.helptext import examples
 from bot.cli.main import iso_date, positive_int
 from bot.errors import UsageError
 
 SESSIONS_PER = {"": 1, "w": 5, "m": 21, "y": 252}
+MAX_COMBINATIONS = 100_000
+"""Default grid limit of one sweep: about a minute of work on a laptop; larger grids are
+refused with a pointer to --cluster and --max-combinations."""
+
+
+def cluster_address(text: str) -> str:
+    """Check a scheduler address: ``[tcp://]HOST:PORT`` (tls:// too); return it with a scheme."""
+    m = re.fullmatch(r"\s*((?:tcp|tls)://)?([\w.\-]+|\[[0-9a-fA-F:]+\]):(\d{1,5})\s*", text)
+    if not m or not 0 < int(m[3]) < 65536:
+        raise argparse.ArgumentTypeError(f"not a scheduler address: {text!r} (want tcp://HOST:PORT)")
+    return f"{m[1] or 'tcp://'}{m[2]}:{m[3]}"
 
 
 def non_negative(text: str) -> float:
@@ -36,6 +48,11 @@ def add_commands(sub: argparse._SubParsersAction[Any], command: Callable[[str], 
         description="Backtest a strategy: decisions at the close of t are traded at the close "
         "of t+1 (or the open, with --fill next_open), net of costs, against buy-and-hold "
         "benchmarks.",
+        **examples(
+            "rotabot backtest --strategy rs_trend --start 2025-01-02 --end 2025-12-31",
+            "rotabot backtest --strategy rs_momentum --param lookback=126 --report ./report",
+            dates=True,
+        ),
     )
     _strategy_options(p)
     p.add_argument(
@@ -57,6 +74,11 @@ def add_commands(sub: argparse._SubParsersAction[Any], command: Callable[[str], 
         help="rank every combination of a parameter grid",
         description="Backtest every combination of the grid and rank them; with "
         "--walk-forward, pick the best on each training window and report the test windows.",
+        **examples(
+            "rotabot sweep --strategy rs_momentum --grid lookback=21,63,126",
+            "rotabot sweep --strategy rs_trend --grid window=100,200 --walk-forward 3y:1y",
+            dates=True,
+        ),
     )
     _strategy_options(p)
     p.add_argument(
@@ -87,6 +109,20 @@ def add_commands(sub: argparse._SubParsersAction[Any], command: Callable[[str], 
         metavar="N",
         help="rows shown in text output (JSON lists every combination)",
     )
+    p.add_argument(
+        "--max-combinations",
+        type=positive_int,
+        default=MAX_COMBINATIONS,
+        metavar="N",
+        help=f"refuse grids of more combinations (default {MAX_COMBINATIONS:,})",
+    )
+    p.add_argument(
+        "--cluster",
+        type=cluster_address,
+        metavar="ADDRESS",
+        help="run the sweep on this Dask scheduler, e.g. tcp://10.0.0.5:8786 (needs "
+        "rotabot[cluster]; start it with `dask scheduler` and `dask worker ADDRESS`)",
+    )
     p.set_defaults(func=command("backtest"))
 
     p = sub.add_parser(
@@ -94,14 +130,19 @@ def add_commands(sub: argparse._SubParsersAction[Any], command: Callable[[str], 
         help="event study: what the spread did after each kind of alert",
         description="For each event kind and severity: forward spread returns after the "
         "event (count, mean, hit rate, t-stat), continuation vs reversal.",
+        **examples(
+            "rotabot study", "rotabot study --start 2020-01-01 --horizons 1,5,20,60", dates=True
+        ),
     )
     p.add_argument(
         "--pair",
         metavar="A/B",
         help="study this configured pair only (default: every configured pair)",
     )
-    p.add_argument("--start", type=iso_date, metavar="DATE", help="first event date")
-    p.add_argument("--end", type=iso_date, metavar="DATE", help="last date (default: latest)")
+    p.add_argument("--start", type=iso_date, metavar="DATE", help="first event date (YYYY-MM-DD)")
+    p.add_argument(
+        "--end", type=iso_date, metavar="DATE", help="last date, YYYY-MM-DD (default: latest)"
+    )
     p.add_argument(
         "--horizons",
         default="1,5,20",
@@ -111,7 +152,11 @@ def add_commands(sub: argparse._SubParsersAction[Any], command: Callable[[str], 
     _format(p)
     p.set_defaults(func=command("backtest"))
 
-    p = sub.add_parser("strategies", help="list the strategies with their parameters")
+    p = sub.add_parser(
+        "strategies",
+        help="list the strategies with their parameters",
+        **examples("rotabot strategies", "rotabot strategies --format json"),
+    )
     _format(p)
     p.set_defaults(func=command("backtest"))
 
@@ -129,9 +174,11 @@ def _strategy_options(p: argparse.ArgumentParser) -> None:
         "--start",
         type=iso_date,
         metavar="DATE",
-        help="first session (default: the first after the strategy's warm-up)",
+        help="first session, YYYY-MM-DD (default: the first after the strategy's warm-up)",
     )
-    p.add_argument("--end", type=iso_date, metavar="DATE", help="last session (default: latest)")
+    p.add_argument(
+        "--end", type=iso_date, metavar="DATE", help="last session, YYYY-MM-DD (default: latest)"
+    )
     p.add_argument(
         "--cost-bps",
         type=non_negative,

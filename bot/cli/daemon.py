@@ -5,6 +5,13 @@ JobQueue (APScheduler 3) waking the daily job at each session's run time. Withou
 the same job on a plain asyncio timer, alerts printed by the console notifier. Either way a
 lock on the state file keeps a second daemon out, and SIGTERM/SIGINT let a running job (and
 its send) finish before the process exits.
+
+A rehearsal (``--simulate-from/--simulate-to``) replays past sessions at their run times. It
+is refused (exit 2, before anything is written) when it reaches past the last closed session
+or past the data; it keeps its runs apart from the live daemon's (``bot.store.state.REHEARSAL``)
+and shares the outbox, so it never settles a live session nor sends a message twice.
+A damaged state file is refused before the first write; a state file failing mid-run (disk
+full, locked) stops the daemon with one line and exit status 1.
 """
 
 from __future__ import annotations
@@ -15,20 +22,26 @@ import logging
 import signal
 import sqlite3
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from functools import partial
+from typing import Any
 
 from bot.config import Config
-from bot.core.panel import PricePanel
+from bot.config.load import check_token
+from bot.core.panel import PricePanel, complete_sessions
 from bot.daemon.job import PriceLoader
 from bot.daemon.scheduler import Daemon
+from bot.data.calendar import last_closed_session
 from bot.data.prices import load_prices
 from bot.errors import UsageError, UserError
 from bot.notify.channels import open_channel
 from bot.notify.delivery import MuteStore, token_of
 from bot.notify.notifiers import Notifier
-from bot.store.db import connect
+from bot.store.db import StateFileError, connect, explain, state_errors, verify
 from bot.store.lock import StateLock
+from bot.store.state import LIVE, REHEARSAL, Marks
 
 log = logging.getLogger(__name__)
 
@@ -38,23 +51,33 @@ def utcnow() -> datetime:
 
 
 def run_daemon(args: argparse.Namespace, config: Config) -> int:
-    rehearsal = _rehearsal_range(args)
+    rehearsal = _rehearsal_range(args, config)
     token = token_of(config)
-    if token is not None and not config.telegram.chat_ids:
-        raise UserError(
-            "telegram.chat_ids is empty: list the chats that get alerts "
-            "(with telegram.reveal_chat_id = true, /start tells a chat its id)"
-        )
-    with StateLock(config.state.path):
+    if token is not None:
+        check_token(token, config.telegram.token_env)
+        if not config.telegram.chat_ids:
+            raise UserError(
+                "telegram.chat_ids is empty: list the chats that get alerts "
+                "(with telegram.reveal_chat_id = true, /start tells a chat its id)"
+            )
+    with state_errors(config.state.path):
         if rehearsal is not None:
-            return _rehearse(config, token, *rehearsal)
-        if token is not None:
-            return _live_telegram(config, token)
-        log.warning("$%s is not set: alerts go to the console", config.telegram.token_env)
-        return asyncio.run(_live_console(config))
+            # Checked before the lock and the state file: a refused rehearsal writes nothing
+            # (Yahoo prices excepted: they refresh the cache, as every command does).
+            panel = load_prices(config)
+            _check_data(panel, config, *rehearsal)
+            with StateLock(config.state.path):
+                return _rehearse(config, token, panel, *rehearsal)
+        with StateLock(config.state.path):
+            _verify(config)
+            if token is not None:
+                return _live_telegram(config, token)
+            log.warning("$%s is not set: alerts go to the console", config.telegram.token_env)
+            return asyncio.run(_live_console(config))
 
 
-def _rehearsal_range(args: argparse.Namespace) -> tuple[date, date] | None:
+def _rehearsal_range(args: argparse.Namespace, config: Config) -> tuple[date, date] | None:
+    """Return the rehearsal's range, checked against the clock (the data come later)."""
     start, end = args.simulate_from, args.simulate_to
     if start is None and end is None:
         return None
@@ -62,7 +85,41 @@ def _rehearsal_range(args: argparse.Namespace) -> tuple[date, date] | None:
         raise UsageError("--simulate-from and --simulate-to go together")
     if start > end:
         raise UsageError(f"--simulate-from {start} is after --simulate-to {end}")
+    last = last_closed_session(config.schedule.calendar, utcnow())
+    if end > last:
+        raise UsageError(
+            f"--simulate-to {end} is after the last closed session ({last}): "
+            "a rehearsal replays past sessions only"
+        )
     return start, end
+
+
+def _check_data(panel: PricePanel, config: Config, start: date, end: date) -> None:
+    """Refuse a rehearsal reaching outside the sessions that have every ticker's prices:
+    each session past the data would only end in a "data incomplete" notice."""
+    complete = complete_sessions(panel, config.tickers)
+    if len(complete) == 0:
+        raise UsageError("no session has prices for every ticker: nothing to rehearse")
+    first, last = complete[0].date(), complete[-1].date()
+    if end > last:
+        raise UsageError(
+            f"--simulate-to {end} is past the end of the data: the last session with prices "
+            f"for every ticker is {last}"
+        )
+    if start < first:
+        raise UsageError(
+            f"--simulate-from {start} is before the data: the first session with prices for "
+            f"every ticker is {first}"
+        )
+
+
+def _verify(config: Config) -> None:
+    """Refuse a damaged state file before anything is written to it."""
+    conn = connect(config.state.path)
+    try:
+        verify(conn, config.state.path)
+    finally:
+        conn.close()
 
 
 def notifier_factory(config: Config, token: str | None) -> partial[Notifier]:
@@ -78,13 +135,16 @@ def is_muted(conn: sqlite3.Connection, chat: int, now: datetime) -> bool:
     return MuteStore(conn).muted_until(chat, now) is not None
 
 
-def make_daemon(config: Config, token: str | None, prices: PriceLoader) -> Daemon:
+def make_daemon(
+    config: Config, token: str | None, prices: PriceLoader, marks: Marks = LIVE
+) -> Daemon:
     return Daemon(
         config,
         partial(connect, config.state.path),
         prices,
         notifier_factory(config, token),
         is_muted,
+        marks,
     )
 
 
@@ -97,13 +157,12 @@ def live_prices(config: Config) -> PriceLoader:
     return load
 
 
-def replayed_prices(config: Config) -> PriceLoader:
+def replayed_prices(panel: PricePanel) -> PriceLoader:
     """Prices as they were at the simulated clock: nothing after ``now`` is visible.
 
-    The source is read once (Yahoo through the cache, refreshed if it lacks the last close;
-    ``--offline`` keeps it as it is), then cut at each simulated session.
+    ``panel`` is the source read once (Yahoo through the cache, refreshed if it lacks the last
+    close; ``--offline`` keeps it as it is), then cut at each simulated session.
     """
-    panel = load_prices(config)
 
     def load(session: date, now: datetime) -> PricePanel:
         return panel.upto(min(session, now.date()))
@@ -111,13 +170,18 @@ def replayed_prices(config: Config) -> PriceLoader:
     return load
 
 
-def _rehearse(config: Config, token: str | None, start: date, end: date) -> int:
-    daemon = make_daemon(config, token, replayed_prices(config))
-    count = asyncio.run(daemon.rehearse(start, end))
+def _rehearse(config: Config, token: str | None, panel: PricePanel, start: date, end: date) -> int:
+    _verify(config)
+    daemon = make_daemon(config, token, replayed_prices(panel), REHEARSAL)
+    try:
+        count = asyncio.run(daemon.rehearse(start, end))
+    finally:
+        daemon.close()
     done = sum(1 for _, outcome in daemon.evaluations if outcome == "done")
     print(
         f"rehearsed {count} session(s) from {start} to {end}: {len(daemon.evaluations)} "
-        f"evaluated now ({done} done), the rest already settled",
+        f"evaluated now ({done} done), the rest already settled; the live daemon's runs "
+        "are untouched",
         file=sys.stderr,
     )
     return 0
@@ -129,14 +193,17 @@ async def _live_console(config: Config) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    daemon.start(utcnow())
-    while not stop.is_set():
-        wake = await daemon.tick(utcnow())  # a stop during a tick lets it finish first
-        log.info("next wake-up at %s", wake.isoformat(timespec="minutes"))
-        try:
-            await asyncio.wait_for(stop.wait(), max((wake - utcnow()).total_seconds(), 0.0))
-        except TimeoutError:
-            pass
+    try:
+        daemon.start(utcnow())
+        while not stop.is_set():
+            wake = await daemon.tick(utcnow())  # a stop during a tick lets it finish first
+            log.info("next wake-up at %s", wake.isoformat(timespec="minutes"))
+            try:
+                await asyncio.wait_for(stop.wait(), max((wake - utcnow()).total_seconds(), 0.0))
+            except TimeoutError:
+                pass
+    finally:
+        daemon.close()
     log.info("stopped")
     return 0
 
@@ -150,19 +217,39 @@ def _live_telegram(config: Config, token: str) -> int:
     app = build_application(config, token, BotService(config))
     daemon = make_daemon(config, token, live_prices(config))
     assert app.job_queue is not None  # the job-queue extra is a dependency
+    broken: list[BaseException] = []  # the state file failed: stop, and say so once stopped
 
     async def wake(context: CallbackContext) -> None:  # type: ignore[type-arg]
-        when = await daemon.tick(utcnow())
-        log.info("next wake-up at %s", when.isoformat(timespec="minutes"))
-        context.job_queue.run_once(wake, when=when, name="daily")  # type: ignore[union-attr]
+        with _stop_on_state_error(context, broken):
+            when = await daemon.tick(utcnow())
+            log.info("next wake-up at %s", when.isoformat(timespec="minutes"))
+            context.job_queue.run_once(wake, when=when, name="daily")  # type: ignore[union-attr]
 
     async def first(context: CallbackContext) -> None:  # type: ignore[type-arg]
-        daemon.start(utcnow())
-        await wake(context)
+        with _stop_on_state_error(context, broken):
+            daemon.start(utcnow())
+        if not broken:
+            await wake(context)
 
     app.job_queue.run_once(first, when=0, name="start")
-    serve(app, config.telegram.token_env)  # returns after SIGTERM/SIGINT, jobs finished
+    try:
+        serve(app, config.telegram.token_env)  # returns after SIGTERM/SIGINT, jobs finished
+    finally:
+        daemon.close()
+    if broken:
+        raise explain(config.state.path, broken[0])
     return 0
+
+
+@contextmanager
+def _stop_on_state_error(context: Any, broken: list[BaseException]) -> Iterator[None]:
+    """Inside a JobQueue job: a state-file failure stops the bot, rather than PTB logging it
+    and answering commands on while the daily job is never scheduled again."""
+    try:
+        yield
+    except (sqlite3.Error, StateFileError) as exc:
+        broken.append(exc)
+        context.application.stop_running()
 
 
 def run_status(args: argparse.Namespace, config: Config) -> int:
@@ -170,9 +257,10 @@ def run_status(args: argparse.Namespace, config: Config) -> int:
 
     if not config.state.path.exists():
         raise UsageError(f"no state file at {config.state.path}: has the daemon run here?")
-    conn = connect(config.state.path)
-    try:
-        print(render_status(collect_status(config, conn, utcnow()), config))
-    finally:
-        conn.close()
+    with state_errors(config.state.path):
+        conn = connect(config.state.path)
+        try:
+            print(render_status(collect_status(config, conn, utcnow()), config))
+        finally:
+            conn.close()
     return 0

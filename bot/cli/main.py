@@ -14,9 +14,10 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot import __version__
+from bot.cli.helptext import examples
 from bot.errors import BotError, UserError
 
 if TYPE_CHECKING:
@@ -57,51 +58,98 @@ def _command(module: str) -> Runner:
     return run
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="rotabot",
-        description="Watch money rotate between AI chip makers and AI platforms.",
-    )
-    parser.add_argument("--version", action="version", version=f"rotabot {__version__}")
+def _global_options(parser: argparse.ArgumentParser, top: bool) -> None:
+    """Add the options every command takes. They work before the command or after it
+    (``rotabot signal --offline``); after it, an option left out keeps the value given before
+    the command, so defaults are set on the top-level parser only."""
+    missing: dict[str, Any] = {} if top else {"default": argparse.SUPPRESS}
     parser.add_argument(
         "--config",
         metavar="PATH",
-        help="config file (default: $ROTABOT_CONFIG, then ./config.toml, then built-in defaults)",
+        **missing,
+        help="config file (default: $ROTABOT_CONFIG, then ./config.toml, then "
+        "$XDG_CONFIG_HOME/rotabot/config.toml, then built-in defaults; see `rotabot paths`)",
     )
     parser.add_argument(
         "--prices-dir",
         metavar="DIR",
         type=Path,
+        **missing,
         help="read prices from this folder of <TICKER>.csv files for this command",
     )
     parser.add_argument(
         "--offline",
         action="store_true",
+        **missing,
         help="use cached prices as they are; never contact the data source",
     )
     parser.add_argument(
         "--log-format",
         choices=["text", "json"],
-        default="text",
+        **_default(top, "text"),
         help="stderr log lines: text, or one JSON object per line",
     )
     parser.add_argument(
         "--log-level",
-        default="WARNING",
+        **_default(top, "WARNING"),
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
         help="stderr log level",
     )
+
+
+def _default(top: bool, value: str) -> dict[str, Any]:
+    return {"default": value if top else argparse.SUPPRESS}
+
+
+def _leaves(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """Every parser that ends a command line (the subcommands, and their subcommands)."""
+    out = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):
+                out += _leaves(child) or [child]
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rotabot",
+        description="Watch money rotate between AI chip makers and AI platforms.",
+        **examples(
+            "rotabot demo                      # the main job on the sample in the package",
+            "rotabot --offline signal --asof 2025-01-27",
+            dates=True,
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"rotabot {__version__}")
+    _global_options(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    p = sub.add_parser("check-config", help="validate and print the effective configuration")
+    p = sub.add_parser(
+        "check-config",
+        help="validate and print the effective configuration",
+        **examples("rotabot check-config", "rotabot --config ~/bot.toml check-config"),
+    )
     p.set_defaults(func=_command("config"))
 
-    prices = sub.add_parser("prices", help="update or inspect the price cache")
+    prices = sub.add_parser(
+        "prices",
+        help="update or inspect the price cache",
+        **examples("rotabot prices update", "rotabot prices show NVDA --tail 5"),
+    )
     psub = prices.add_subparsers(dest="prices_command", metavar="ACTION", required=True)
-    p = psub.add_parser("update", help="fetch new bars into the cache")
+    p = psub.add_parser(
+        "update",
+        help="fetch new bars into the cache",
+        **examples("rotabot prices update", "rotabot --prices-dir ./prices prices update"),
+    )
     p.set_defaults(func=_command("prices"), command="prices-update")
-    p = psub.add_parser("show", help="print a ticker's bars")
-    p.add_argument("ticker")
+    p = psub.add_parser(
+        "show",
+        help="print a ticker's bars",
+        **examples("rotabot prices show NVDA", "rotabot --offline prices show ^GSPC --tail 20"),
+    )
+    p.add_argument("ticker", help="the ticker, as Yahoo spells it (NVDA, ^GSPC)")
     p.add_argument("--tail", type=positive_int, default=10, metavar="N", help="last N rows")
     p.set_defaults(func=_command("prices"), command="prices-show")
 
@@ -109,17 +157,27 @@ def build_parser() -> argparse.ArgumentParser:
     _add_daemon_commands(sub)
     # Each feature area declares its own subcommands (argparse only, no heavy imports).
     from bot.cli import backtest_args as cli_backtest
+    from bot.cli import setup_args as cli_setup
     from bot.cli import telegram_args as cli_telegram
 
     cli_telegram.add_commands(sub, _command)
     cli_backtest.add_commands(sub, _command)
+    cli_setup.add_commands(sub, _command)
+    for leaf in _leaves(parser):
+        _global_options(leaf, top=False)
     return parser
 
 
 def _add_engine_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     fmt = {"choices": ["text", "json"], "default": "text", "help": "output format"}
-    p = sub.add_parser("signal", help="the rotation state at a session's close")
-    p.add_argument("--asof", type=iso_date, metavar="DATE", help="session (default: latest)")
+    p = sub.add_parser(
+        "signal",
+        help="the rotation state at a session's close",
+        **examples("rotabot signal", "rotabot signal --asof 2025-01-27 --format json", dates=True),
+    )
+    p.add_argument(
+        "--asof", type=iso_date, metavar="DATE", help="session, YYYY-MM-DD (default: latest)"
+    )
     p.add_argument("--format", **fmt)  # type: ignore[arg-type]
     p.add_argument("--pair", metavar="A/B", help="only this watched pair (default: every pair)")
     p.add_argument(
@@ -135,12 +193,49 @@ def _add_engine_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
     )
     p.set_defaults(func=_command("signal"))
 
-    p = sub.add_parser("replay", help="every rotation that would have fired in a range")
-    p.add_argument("--start", type=iso_date, required=True, metavar="DATE")
-    p.add_argument("--end", type=iso_date, required=True, metavar="DATE")
+    p = sub.add_parser(
+        "replay",
+        help="every rotation that would have fired in a range",
+        **examples(
+            "rotabot replay --start 2025-01-01 --end 2025-12-31",
+            "rotabot replay --start 2024-01-01 --end 2024-12-31 --pair chips/platforms "
+            "--format json",
+            dates=True,
+        ),
+    )
+    p.add_argument(
+        "--start", type=iso_date, required=True, metavar="DATE", help="first session, YYYY-MM-DD"
+    )
+    p.add_argument(
+        "--end", type=iso_date, required=True, metavar="DATE", help="last session, YYYY-MM-DD"
+    )
     p.add_argument("--format", **fmt)  # type: ignore[arg-type]
     p.add_argument("--pair", metavar="A/B", help="only this watched pair (default: every pair)")
     p.set_defaults(func=_command("signal"))
+
+    p = sub.add_parser(
+        "scorecard",
+        help="what followed the bot's alerts: forward returns against random sessions",
+        description="Per pair, kind and severity: the spread's move 1, 5 and 20 sessions after "
+        "each event (mean, hit rate, Newey-West t) and where that mean stands among random "
+        "sessions. Uses the alerts delivered (state file) when there are any, else a replay. "
+        "Example: rotabot scorecard --start 2016-01-01 --end 2025-12-31 (dates YYYY-MM-DD).",
+    )
+    p.add_argument("--pair", metavar="A/B", help="only this watched pair (default: every pair)")
+    p.add_argument("--start", type=iso_date, metavar="DATE", help="first session (YYYY-MM-DD)")
+    p.add_argument("--end", type=iso_date, metavar="DATE", help="last session (YYYY-MM-DD)")
+    p.add_argument("--format", **fmt)  # type: ignore[arg-type]
+    p.add_argument(
+        "--source",
+        choices=["auto", "state", "replay"],
+        default="auto",
+        help="delivered alerts from the state file, a replay, or auto (state when it has any)",
+    )
+    p.add_argument(
+        "--draws", type=positive_int, default=2000, help="random draws (>= 1000 advised)"
+    )
+    p.add_argument("--seed", type=int, default=20161, help="seed of the random draws")
+    p.set_defaults(func=_command("scorecard"))
 
 
 class _Resend(argparse.Action):
@@ -164,18 +259,30 @@ def _add_daemon_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
         "daemon",
         aliases=["run"],
         help="run the daily job on every session (and answer Telegram commands)",
+        **examples(
+            "rotabot daemon",
+            "rotabot daemon --simulate-from 2025-01-02 --simulate-to 2025-01-31",
+            dates=True,
+        ),
     )
     p.add_argument(
         "--simulate-from",
         type=iso_date,
         metavar="DATE",
-        help="rehearse the daily job on past sessions from DATE, then exit",
+        help="rehearse the daily job on past sessions from DATE (YYYY-MM-DD), then exit",
     )
     p.add_argument(
-        "--simulate-to", type=iso_date, metavar="DATE", help="last session of the rehearsal"
+        "--simulate-to",
+        type=iso_date,
+        metavar="DATE",
+        help="last session of the rehearsal (YYYY-MM-DD)",
     )
     p.set_defaults(func=_command("daemon"), command="daemon")
-    p = sub.add_parser("status", help="last run, next run, last alert, outbox, data freshness")
+    p = sub.add_parser(
+        "status",
+        help="last run, next run, last alert, outbox, data freshness",
+        **examples("rotabot status", "rotabot --config /etc/rotabot/config.toml status"),
+    )
     p.set_defaults(func=_command("daemon"))
 
 
@@ -217,10 +324,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.log_level, args.log_format)
     try:
-        from bot.config import load_config, with_overrides
+        from bot.config import Config, load_config, with_overrides
 
-        config = with_overrides(load_config(args.config), args.prices_dir, args.offline)
-        code: int = args.func(args, config)
+        if getattr(args, "standalone", False):  # demo, completion: no configuration read
+            config = Config()
+        else:
+            config = with_overrides(load_config(args.config), args.prices_dir, args.offline)
+        from bot.store.db import state_errors
+
+        # A locked, damaged or full state file met mid-command is one line, not a traceback.
+        with state_errors(config.state.path):
+            code: int = args.func(args, config)
         return code
     except UserError as exc:
         print(f"rotabot: error: {exc}", file=sys.stderr)

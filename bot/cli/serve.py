@@ -21,8 +21,10 @@ def run_serve(args: argparse.Namespace, config: Config) -> int:
             f"no Telegram token: set the environment variable {config.telegram.token_env} "
             "to the token BotFather gave you"
         )
+    from bot.config.load import check_token
     from bot.telegram.app import build_application, serve
 
+    check_token(token, config.telegram.token_env)  # before saying we serve anything
     chats = config.telegram.chat_ids
     if not chats:
         log.warning("telegram.chat_ids is empty: no chat will be served")

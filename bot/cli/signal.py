@@ -6,12 +6,14 @@ import argparse
 import json
 import logging
 import sys
+from datetime import UTC, datetime
 
 from bot.cli.pairs import chosen_pair
 from bot.config import Config
 from bot.core.models import Picture, RotationEvent, SignalState
 from bot.core.signals import compute_signals, events, picture_at
-from bot.data.prices import load_prices
+from bot.data.age import data_age
+from bot.data.prices import load_noted, load_prices
 from bot.data.sessions import check_range, pick_session
 from bot.errors import UsageError
 
@@ -20,15 +22,22 @@ log = logging.getLogger(__name__)
 
 def run_signal(args: argparse.Namespace, config: Config) -> int:
     pair = chosen_pair(config, args.pair)
-    panel = load_prices(config)
+    loaded = load_noted(config)
+    panel = loaded.panel
     asof = pick_session(panel, config, args.asof)
     pairs = (pair,) if pair else None
     signals = compute_signals(panel.upto(asof), config.universe, pairs)
     picture = picture_at(signals, asof)
+    # How old the newest bar is: a cache Yahoo could not refresh must not pass for today.
+    now = datetime.now(UTC)
+    age = data_age(panel.dates[-1].date(), config.schedule.calendar, now, loaded.why_old)
     if args.format == "json":
-        print(json.dumps(picture.to_json(), ensure_ascii=False))
+        print(json.dumps(picture.to_json() | {"data_age": age.to_json()}, ensure_ascii=False))
     else:
-        print(render_picture(picture, config))
+        lines = render_picture(picture, config).split("\n")
+        if age.stale and args.asof is None:  # an explicit --asof asks for the past anyway
+            lines.insert(1, f"  {age.describe()}")
+        print("\n".join(lines))
     if args.send:
         from bot.notify.delivery import send_signal
 

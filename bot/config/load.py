@@ -1,7 +1,8 @@
 """Find, read and validate the configuration file.
 
-The file is ``--config PATH`` when given, else ``$ROTABOT_CONFIG``, else ``./config.toml``;
-with none of them the defaults apply (``config.example.toml`` spells them out, and a test
+The file is ``--config PATH`` when given, else ``$ROTABOT_CONFIG``, else ``./config.toml``,
+else ``config.toml`` in the user's config folder (``$XDG_CONFIG_HOME/rotabot``); with none of
+them the defaults apply (``config.example.toml`` spells them out, and a test
 keeps the two equal). Relative paths in a file are resolved against the file's folder, so a
 daemon started from any working directory finds its state.
 
@@ -16,7 +17,8 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import fields
-from datetime import date, time
+from datetime import date, datetime, time
+from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -28,9 +30,10 @@ from bot.config.model import (
     StateConfig,
     TelegramConfig,
 )
+from bot.config.paths import user_config_file
 from bot.config.reader import Reader
 from bot.core.params import Benchmark, DetectorParams
-from bot.errors import ConfigError
+from bot.errors import ConfigError, UserError
 
 ENV_CONFIG = "ROTABOT_CONFIG"
 DEFAULT_FILE = "config.toml"
@@ -46,8 +49,10 @@ def resolve_path(
         return Path(explicit)
     if environ.get(ENV_CONFIG):
         return Path(environ[ENV_CONFIG])
-    default = Path(DEFAULT_FILE)
-    return default if default.is_file() else None
+    for candidate in (Path(DEFAULT_FILE), user_config_file()):
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 def load_config(
@@ -143,12 +148,50 @@ def _telegram(r: Reader) -> TelegramConfig:
         r.problem("api_base_url", f"must start with http:// or https://, got {url!r}")
     return TelegramConfig(
         token_env=token_env,
-        chat_ids=r.list_of("chat_ids", (), int, "integer chat ids"),
-        allowed_user_ids=r.list_of("allowed_user_ids", (), int, "integer user ids"),
+        chat_ids=_telegram_ids(r, "chat_ids", "integer chat ids"),
+        allowed_user_ids=_telegram_ids(r, "allowed_user_ids", "integer user ids"),
         api_base_url=url,
         charts=r.boolean("charts", d.charts),
         reveal_chat_id=r.boolean("reveal_chat_id", d.reveal_chat_id),
         send_quiet_days=r.boolean("send_quiet_days", d.send_quiet_days),
+        min_severity=r.choice("min_severity", d.min_severity, ("info", "alert", "severe")),
+    )
+
+
+def _telegram_ids(r: Reader, key: str, what: str) -> tuple[int, ...]:
+    """Read a list of Telegram ids: each must fit the signed 64 bits Telegram (and SQLite)
+    use; a longer number is a typo that would fail only when the first alert goes out."""
+    ids = r.list_of(key, (), int, what)
+    for i, value in enumerate(ids):
+        if not -(2**63) <= value < 2**63:
+            shown = str(value) if len(str(value)) <= 30 else f"{str(value)[:30]}..."
+            r.problem(f"{key}[{i}]", f"{shown} does not fit in 64 bits: not a Telegram id")
+        elif value == 0:
+            r.problem(f"{key}[{i}]", "0 is not a Telegram id")
+    return tuple(v for v in ids if v and -(2**63) <= v < 2**63)
+
+
+TOKEN_SHAPE = re.compile(r"[0-9]+:[A-Za-z0-9_-]+")
+
+
+def check_token(token: str, token_env: str) -> None:
+    """Refuse a bot token that cannot be one (whitespace inside, not ``digits:chars``).
+
+    Telegram would refuse it anyway, but only after a request whose error may quote it; this
+    says what is wrong and never shows the value.
+
+    Raises:
+        UserError: the token has the wrong shape (the message names ``$token_env`` only).
+    """
+    if any(c.isspace() for c in token):
+        why = "it contains whitespace (a line break or a space inside it?)"
+    elif not TOKEN_SHAPE.fullmatch(token):
+        why = "it is not digits, a colon, then letters, digits, '_' or '-'"
+    else:
+        return
+    raise UserError(
+        f"${token_env} does not hold a Telegram bot token: {why}; set it to the token "
+        "BotFather gave you and nothing else (the value is not shown)"
     )
 
 
@@ -184,7 +227,46 @@ def _schedule(r: Reader) -> ScheduleConfig:
     )
     if schedule.deadline <= schedule.time:
         r.problem("deadline", f"must be after schedule.time ({schedule.time:%H:%M})")
+    elif (schedule.time, schedule.timezone, schedule.calendar) != (d.time, d.timezone, d.calendar):
+        # The default is known to follow every XNYS close; any other schedule is checked
+        # against the calendar (a second or so the first time: exchange_calendars loads).
+        _check_run_time(r, schedule)
     return schedule
+
+
+def _check_run_time(r: Reader, schedule: ScheduleConfig) -> None:
+    """A run before a session's close (early closes included) finds no bar: refuse it."""
+    early = [
+        (day, close)
+        for day, close in _closes(schedule.calendar)
+        if schedule.run_after(close) < close
+    ]
+    if not early:
+        return
+    day, close = early[0]
+    others = f" and {len(early) - 1} other session(s)" if len(early) > 1 else ""
+    r.problem(
+        "time",
+        f"{schedule.time:%H:%M} {schedule.timezone} is before the "
+        f"{close.astimezone(schedule.zone):%H:%M} close of {day}{others}; the job runs at "
+        "that time on the day nearest each close, so pick a time after the close, in "
+        "schedule.timezone",
+    )
+
+
+@lru_cache(maxsize=4)
+def _closes(name: str) -> tuple[tuple[date, datetime], ...]:
+    """Return (session, close) of the calendar's sessions from a year ago to its end."""
+    import warnings
+
+    import exchange_calendars
+    import pandas as pd
+
+    start = pd.Timestamp.now().normalize() - pd.Timedelta(days=400)  # both DST seasons
+    with warnings.catch_warnings():  # as in bot.data.calendar: a deprecation users can't act on
+        warnings.filterwarnings("ignore", message="Series.values returning an ndarray")
+        closes = exchange_calendars.get_calendar(name, start=start).closes
+    return tuple((pd.Timestamp(s).date(), c.to_pydatetime()) for s, c in closes.items())
 
 
 def _check_calendar(r: Reader, name: str, default: str) -> str:

@@ -10,7 +10,9 @@ import datetime as dt
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+from bot.config.paths import default_state_path
 from bot.core.params import Basket, Benchmark, DetectorParams, Pair, Universe
 
 
@@ -24,7 +26,10 @@ class DataConfig:
 
 @dataclass(frozen=True, slots=True)
 class StateConfig:
-    path: Path = Path("rotabot.db")
+    """The state file; by default in the user's state folder (``$XDG_STATE_HOME/rotabot``), so
+    no command leaves a file in the folder it was started from."""
+
+    path: Path = field(default_factory=default_state_path)
 
 
 DEFAULT_BASKETS = (
@@ -75,10 +80,13 @@ class TelegramConfig:
     charts: bool = True
     reveal_chat_id: bool = False
     send_quiet_days: bool = False
+    min_severity: str = "alert"  # events below it are not pushed (still in /signal and replay)
 
 
 @dataclass(frozen=True, slots=True)
 class ScheduleConfig:
+    """When the daily job runs. ``time`` and ``deadline`` are clock times in ``timezone``."""
+
     time: dt.time = dt.time(16, 30)
     timezone: str = "America/New_York"
     calendar: str = "XNYS"
@@ -86,6 +94,32 @@ class ScheduleConfig:
     deadline: dt.time = dt.time(20, 0)
     catch_up: str = "latest"
     max_failures: int = 3
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def run_after(self, close: dt.datetime) -> dt.datetime:
+        """Return when the job runs for a session closing at ``close`` (aware, in ``zone``).
+
+        It is ``time`` on the day that puts it nearest the close, at most 12 hours either
+        way: 02:30 in Asia/Kolkata lands after a New York close, while 09:00 in New York stays
+        09:00 before the close (a mistake ``bot.config.load`` refuses) rather than quietly
+        becoming the next morning.
+        """
+        earliest = close - HALF_DAY
+        day = earliest.astimezone(self.zone).date()
+        run = dt.datetime.combine(day, self.time, self.zone)
+        if run < earliest:
+            run = dt.datetime.combine(day + dt.timedelta(days=1), self.time, self.zone)
+        return run
+
+    def deadline_after(self, run: dt.datetime) -> dt.datetime:
+        """Return the deadline of a job that runs at ``run``: ``deadline`` on the same day."""
+        return dt.datetime.combine(run.astimezone(self.zone).date(), self.deadline, self.zone)
+
+
+HALF_DAY = dt.timedelta(hours=12)
 
 
 @dataclass(frozen=True, slots=True)

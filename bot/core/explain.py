@@ -120,11 +120,43 @@ def _largest_since(ctx: Context, i: int) -> str | None:
     return None if len(wider) == 0 else ctx.sessions[wider[-1]].date().isoformat()
 
 
+def _history_from(ctx: Context) -> str | None:
+    """The first session with a spread: "on record" means since then, and says so."""
+    known = np.flatnonzero(np.isfinite(ctx.frame["spread"].astype("float64")))
+    return None if len(known) == 0 else ctx.sessions[known[0]].date().isoformat()
+
+
+def why_not(ps: PairSignals, ts: pd.Timestamp) -> tuple[float | None, str | None]:
+    """Return the session's shock score and, when it is no shock, the rule that stopped it."""
+    from bot.core.rotation import stopped_by
+
+    ctx = Context.of(ps)
+    i = ctx.at(ts)
+    p = ps.params
+    score, breadth = ctx.value("score", i), ctx.value("breadth", i)
+    share = ctx.value("benchmark_share", i)
+    rule = stopped_by(score, breadth, share, p)
+    words = {
+        None: None,
+        "history": "not enough history yet",
+        "score": f"score {score:.2f} < {p.shock_info:g}",
+        "breadth": f"breadth {breadth:.0%} < {p.min_breadth:.0%}",
+        "benchmark": (
+            f"the {ps.universe.benchmark.name} moved as much as the spread "
+            f"({share:.0%} of it, limit {p.max_benchmark_share:.0%})"
+        ),
+    }[rule]
+    return (score if np.isfinite(score) else None), words
+
+
 def _event(decision: Decision, summary: str, ds: tuple[Driver, ...], ev: Evidence) -> RotationEvent:
     d = decision
+    if d.reverses is not None:
+        summary += f"; reverses the {d.reverses:%m-%d} move"
     return RotationEvent(
-        d.date, d.kind, d.from_key, d.to_key, d.severity, d.score, summary, ds, ev, d.pair.key
-    )
+        d.date, d.kind, d.from_key, d.to_key, d.severity, d.score, summary, ds, ev, d.pair.key,
+        d.reverses,
+    )  # fmt: skip
 
 
 def _shock_event(ctx: Context, i: int, decision: Decision) -> RotationEvent:
@@ -135,6 +167,7 @@ def _shock_event(ctx: Context, i: int, decision: Decision) -> RotationEvent:
     evidence |= {f"return_{a}": ctx.value(f"ret_{a}", i), f"return_{b}": ctx.value(f"ret_{b}", i)}
     evidence |= {"return_benchmark": ctx.value("benchmark", i)}
     evidence["largest_since"] = _largest_since(ctx, i)
+    evidence["history_from"] = _history_from(ctx)
     calm = ctx.value("benchmark_share", i) < CALM_SHARE and decision.severity != Severity.INFO
     prefix = (
         "Calm surface, violent rotation"
@@ -165,7 +198,7 @@ def _ma_cross_event(ctx: Context, i: int, decision: Decision) -> RotationEvent:
     trend = ctx.value("trend", i)
     summary = (
         f"Regime turn toward {ctx.name(dst)}: the {ctx.name(a)}/{ctx.name(b)} ratio closed "
-        f"more than {p.regime_band:.1%} {side} its {p.ma_long}-day average for "
+        f"more than {ctx.value('regime_band', i):.1%} {side} its {p.ma_long}-day average for "
         f"{p.regime_confirm} sessions ({pct(trend)} vs the average); "
         f"{DRIVER_WINDOW}-day leaders {_named(ds, dst)}, laggards {_named(ds, src)}"
     )
@@ -174,7 +207,7 @@ def _ma_cross_event(ctx: Context, i: int, decision: Decision) -> RotationEvent:
         "ratio": ctx.value("ratio", i),
         "ma_long": ctx.value("ma_long", i),
         "trend": trend,
-        "band": p.regime_band,
+        "band": ctx.value("regime_band", i),
         "confirm_sessions": float(p.regime_confirm),
     }
     return _event(decision, summary, ds, evidence)
@@ -189,7 +222,7 @@ def _quadrant_event(ctx: Context, i: int, decision: Decision) -> RotationEvent:
     summary = (
         f"RRG turn: {ctx.name(a)} vs {ctx.name(b)} moved from {before} "
         f"to {after} (RS-Ratio {rsr:.1f}, RS-Momentum {rsm:.1f}): "
-        f"{ctx.name(dst)} taking the lead"
+        f"relative momentum turning toward {ctx.name(dst)}"
     )
     evidence: Evidence = {
         "trigger": "rrg_quadrant",

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
+
+from bot.core.record import TrackRecord
 
 
 class Severity(StrEnum):
@@ -55,6 +58,29 @@ class RotationEvent:
     drivers: tuple[Driver, ...] = ()
     evidence: Evidence = field(default_factory=dict)
     pair: str = ""  # "chips/platforms": numerator/denominator of the pair it was found on
+    reverses: dt.date | None = None  # the recent shock this one reverses, if any
+    track_record: TrackRecord | None = None  # the earlier events like it, and what followed
+
+    @classmethod
+    def from_json(cls, row: dict[str, object], default_pair: str = "") -> RotationEvent:
+        """Read an event back from its JSON (a state file's), without its track record."""
+        drivers, evidence = row.get("drivers") or [], row.get("evidence") or {}
+        if not isinstance(drivers, list) or not isinstance(evidence, dict):
+            raise ValueError(f"not an event: {str(row)[:80]}")
+        reverses = row.get("reverses")
+        return cls(
+            dt.date.fromisoformat(str(row["date"])),
+            str(row["kind"]),
+            str(row["from"]),
+            str(row["to"]),
+            Severity(str(row["severity"])),
+            float(row["score"]),  # type: ignore[arg-type]
+            str(row.get("summary", "")),
+            tuple(Driver(str(d["ticker"]), str(d["basket"]), float(d["move"])) for d in drivers),
+            dict(evidence),
+            str(row.get("pair") or default_pair),
+            dt.date.fromisoformat(str(reverses)) if reverses else None,
+        )
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -68,6 +94,8 @@ class RotationEvent:
             "summary": self.summary,
             "drivers": [d.to_json() for d in self.drivers],
             "evidence": {k: _round(v) for k, v in self.evidence.items()},
+            "reverses": self.reverses.isoformat() if self.reverses else None,
+            "track_record": self.track_record.to_json() if self.track_record else None,
         }
 
 
@@ -91,6 +119,8 @@ class SignalState:
     basket_quadrants: dict[str, Quadrant | None]
     events: tuple[RotationEvent, ...]
     notes: tuple[str, ...] = ()
+    shock_score: float | None = None  # the session's shock score, whether or not it fired
+    no_shock_because: str | None = None  # the rule that stopped it, in words (None: a shock)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -114,6 +144,7 @@ class SignalState:
             },
             "events": [e.to_json() for e in self.events],
             "notes": list(self.notes),
+            "shock": {"score": _round(self.shock_score), "no_shock_because": self.no_shock_because},
         }
 
 

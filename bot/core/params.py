@@ -78,7 +78,9 @@ class DetectorParams:
     ma_short: int = 50
     ma_long: int = 200
     regime_band: float = 0.02
+    regime_band_vol: float = 0.75
     regime_confirm: int = 3
+    quadrant_margin: float = 0.25
     rrg_window: int = 63
     driver_count: int = 2
 

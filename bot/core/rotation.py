@@ -10,17 +10,25 @@ members of each basket on their side of the midpoint) and the calm-benchmark gat
 moving as much as the spread is a broad move), and its score reaches ``shock_info``;
 ``shock_alert`` and ``shock_severe`` grade it.
 
-Regime rotation: the ratio closing beyond its long moving average by ``regime_band`` for
+Regime rotation: the ratio closing beyond its long moving average by the regime band for
 ``regime_confirm`` sessions in a row turns the regime (``alert``); an RRG quadrant turn from
 Improving to Leading or Weakening to Lagging that has held ``regime_confirm`` sessions is an
-``info`` event.
+``info`` event. Both persist rather than flicker (on 2016-2025 a fixed 2% band and bare
+quadrant signs put 24% of regime events within 20 sessions of an opposite one):
+
+* the band is ``regime_band`` or ``regime_band_vol`` standard deviations of the ratio's
+  20-session moves over the last year, whichever is wider, so a volatile pair needs a
+  proportionally larger break;
+* a quadrant counts only once both RS-Ratio and RS-Momentum (standard-deviation units around
+  100) are ``quadrant_margin`` beyond 100; in between the last definite quadrant holds.
 
 Every decision on session t reads columns whose row t uses data up to t only.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
+from dataclasses import dataclass, replace
 from datetime import date
 
 import numpy as np
@@ -31,6 +39,7 @@ from bot.core.params import DetectorParams, Pair
 
 SHOCK = "shock"
 REGIME = "regime"
+REVERSAL_WINDOW = 5  # sessions: a shock against one this recent reverses it, it is not new
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +59,7 @@ class Decision:
     severity: Severity
     score: float
     before: str | None = None
+    reverses: dt.date | None = None  # a shock against a shock of the last REVERSAL_WINDOW sessions
 
 
 def severity_for(score: float, params: DetectorParams) -> Severity | None:
@@ -72,11 +82,63 @@ def shock_eligible(evidence: pd.DataFrame, params: DetectorParams) -> pd.Series:
     )
 
 
-def regime_states(ratio: pd.Series, ma_long: pd.Series, band: float, confirm: int) -> pd.Series:
+def stopped_by(
+    score: float, breadth: float, benchmark_share: float, p: DetectorParams
+) -> str | None:
+    """Name the first rule that kept a session from being a shock, or None when it is one.
+
+    ``history`` (no score yet), ``breadth``, ``benchmark`` (a broad move) or ``score``.
+    """
+    if not np.isfinite(score):
+        return "history"
+    if not breadth >= p.min_breadth:
+        return "breadth"
+    if np.isfinite(benchmark_share) and benchmark_share > p.max_benchmark_share:
+        return "benchmark"
+    return None if score >= p.shock_info else "score"
+
+
+VOL_HORIZON = 20  # sessions of ratio move the band is scaled to
+VOL_WINDOW = 252  # sessions over which that move's volatility is measured (trailing)
+
+
+def move_volatility(ratio: pd.Series) -> pd.Series:
+    """The standard deviation of the ratio's 20-session log moves over the trailing year
+    (0 until half a year of moves is known)."""
+    moves = np.log(ratio).diff().rolling(VOL_HORIZON).sum()
+    vol: pd.Series = moves.rolling(VOL_WINDOW, min_periods=VOL_WINDOW // 2).std().fillna(0.0)
+    return vol
+
+
+def regime_band(ratio: pd.Series, params: DetectorParams) -> pd.Series:
+    """Return the band of every session: ``regime_band`` or ``regime_band_vol`` standard
+    deviations of the ratio's 20-session moves (``move_volatility``), the wider."""
+    band: pd.Series = (params.regime_band_vol * move_volatility(ratio)).clip(
+        lower=params.regime_band
+    )
+    return band
+
+
+def definite_quadrant(rs_ratio: pd.Series, rs_momentum: pd.Series, margin: float) -> pd.Series:
+    """Return the quadrant where both readings are ``margin`` beyond 100, else None."""
+    hi, lo = 100.0 + margin, 100.0 - margin
+    r, m = rs_ratio.to_numpy(), rs_momentum.to_numpy()
+    names = np.full(len(r), None, dtype=object)
+    names[(r >= hi) & (m >= hi)] = Quadrant.LEADING.value
+    names[(r >= hi) & (m <= lo)] = Quadrant.WEAKENING.value
+    names[(r <= lo) & (m <= lo)] = Quadrant.LAGGING.value
+    names[(r <= lo) & (m >= hi)] = Quadrant.IMPROVING.value
+    return pd.Series(names, index=rs_ratio.index, dtype=object)
+
+
+def regime_states(
+    ratio: pd.Series, ma_long: pd.Series, band: float | pd.Series, confirm: int
+) -> pd.Series:
     """Return +1 (numerator leads), -1 (denominator leads) or 0 per session, with hysteresis.
 
     The state turns to +1 after ``confirm`` consecutive closes above ``ma_long * (1 + band)``
     and to -1 after ``confirm`` closes below ``ma_long * (1 - band)``; otherwise it holds.
+    ``band`` is a fraction, or one per session (``regime_band``).
     """
     above = (ratio > ma_long * (1.0 + band)).to_numpy()
     below = (ratio < ma_long * (1.0 - band)).to_numpy()
@@ -122,11 +184,41 @@ def decide(
             ``eligible``, ``spread``, ``regime``, ``quadrant``, ``trend``, ``rs_ratio``,
             ``rs_momentum`` per session.
     """
-    lo = pd.Timestamp(start) if start is not None else None
+    found = decide_all(frame, pair, params, end)
+    return [d for d in found if start is None or d.date >= start]
+
+
+def decide_all(
+    frame: pd.DataFrame, pair: Pair, params: DetectorParams, end: date | None = None
+) -> list[Decision]:
+    """Return every rotation of the pair from the start of the data to ``end``, oldest first."""
     hi = pd.Timestamp(end) if end is not None else None
-    window = frame.loc[lo:hi].index
-    found = _shocks(frame, window, pair, params) + _regime_turns(frame, window, pair, params)
-    return sorted(found, key=lambda d: (d.date, d.kind))
+    part = frame.loc[:hi]
+    window = part.index
+    found = _shocks(part, window, pair, params) + _regime_turns(part, window, pair, params)
+    return _label_reversals(sorted(found, key=lambda d: (d.date, d.kind)), window)
+
+
+def _label_reversals(found: list[Decision], sessions: pd.Index) -> list[Decision]:
+    """Mark a shock against the direction of a shock of the last ``REVERSAL_WINDOW`` sessions.
+
+    Such a shock is money going back, not a fresh rotation: it keeps its kind and severity,
+    and says which move it reverses.
+    """
+    position = {pd.Timestamp(ts).date(): i for i, ts in enumerate(sessions)}
+    out: list[Decision] = []
+    last: Decision | None = None
+    for d in found:
+        if d.kind == SHOCK:
+            if (
+                last is not None
+                and last.to_key == d.from_key
+                and position[d.date] - position[last.date] <= REVERSAL_WINDOW
+            ):
+                d = replace(d, reverses=last.date)
+            last = d
+        out.append(d)
+    return out
 
 
 def _shocks(
@@ -154,13 +246,14 @@ def _regime_turns(
     prior = regime.shift(1).fillna(0).astype("int64")
     turned = (regime != prior) & (prior != 0)
     out = []
-    trend = frame["trend"]
+    trend, band = frame["trend"], frame["regime_band"]
     for ts in window[turned.loc[window].to_numpy()]:
         dst, src = (a, b) if int(regime[ts]) > 0 else (b, a)
-        score = abs(float(trend[ts])) / params.regime_band
+        score = abs(float(trend[ts])) / float(band[ts])
         day = pd.Timestamp(ts).date()
         out.append(Decision(day, pair, REGIME, "ma_cross", src, dst, Severity.ALERT, score))
-    quadrant = confirmed_quadrant(frame["quadrant"], params.regime_confirm)
+    definite = definite_quadrant(frame["rs_ratio"], frame["rs_momentum"], params.quadrant_margin)
+    quadrant = confirmed_quadrant(definite, params.regime_confirm)
     before = quadrant.shift(1)
     into_a = (before == Quadrant.IMPROVING.value) & (quadrant == Quadrant.LEADING.value)
     into_b = (before == Quadrant.WEAKENING.value) & (quadrant == Quadrant.LAGGING.value)

@@ -9,7 +9,8 @@ The ``frame`` of a ``PairSignals`` (pair ``a/b``) has one row per session and th
 * ``ret_<key>``, ``index_<key>`` for ``a`` and ``b``; ``benchmark``, the benchmark return
   (the equal-weight mean of the pair's members where the benchmark has none);
 * ``ratio`` = index a / index b, ``ma_short``/``ma_long`` its moving averages, ``trend`` =
-  ratio / ma_long - 1, ``regime`` +1/-1/0 (``bot.core.rotation.regime_states``);
+  ratio / ma_long - 1, ``regime_band`` the session's band and ``regime`` +1/-1/0
+  (``bot.core.rotation.regime_band`` and ``regime_states``);
 * ``rs_ratio``, ``rs_momentum``, ``quadrant``: a against b (RRG approximation), and
   ``rs_ratio_<key>``, ``rs_momentum_<key>``, ``quadrant_<key>``: each of a, b against the
   benchmark;
@@ -21,14 +22,14 @@ The ``frame`` of a ``PairSignals`` (pair ``a/b``) has one row per session and th
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from bot.core import explain, rotation
+from bot.core import explain, record, rotation
 from bot.core.baskets import basket_index
 from bot.core.market import Market, build_market
 from bot.core.models import BasketReading, Picture, Quadrant, RotationEvent, SignalState
@@ -148,6 +149,7 @@ def _pair_frame(
     ratio = market.levels[a] / market.levels[b]
     ma_long = moving_average(ratio, p.ma_long)
     rs = rrg(market.levels[a], market.levels[b], p.rrg_window)
+    band = rotation.regime_band(ratio, p)
     frame = pd.DataFrame(
         {
             f"ret_{a}": market.baskets[a],
@@ -159,7 +161,8 @@ def _pair_frame(
             "ma_short": moving_average(ratio, p.ma_short),
             "ma_long": ma_long,
             "trend": ratio / ma_long - 1.0,
-            "regime": rotation.regime_states(ratio, ma_long, p.regime_band, p.regime_confirm),
+            "regime_band": band,
+            "regime": rotation.regime_states(ratio, ma_long, band, p.regime_confirm),
             "rs_ratio": rs["rs_ratio"],
             "rs_momentum": rs["rs_momentum"],
             "quadrant": quadrant_codes(rs["rs_ratio"], rs["rs_momentum"]),
@@ -199,12 +202,34 @@ def events(
 def pair_events(
     ps: PairSignals, start: date | None = None, end: date | None = None
 ) -> list[RotationEvent]:
-    """Return one pair's rotation events between ``start`` and ``end`` inclusive."""
-    decisions = rotation.decide(ps.frame, ps.pair, ps.params, start, end)
-    if not decisions:
+    """Return one pair's rotation events between ``start`` and ``end`` inclusive, each with
+    its track record (``bot.core.record``) from the earlier events of the whole history."""
+    history = rotation.decide_all(ps.frame, ps.pair, ps.params, end)
+    chosen = [d for d in history if start is None or d.date >= start]
+    if not chosen:
         return []
     ctx = explain.Context.of(ps)
-    return [explain.describe(ps, d, ctx) for d in decisions]
+    records = _track_records(ps, ctx, history, chosen)
+    return [replace(explain.describe(ps, d, ctx), track_record=records[d]) for d in chosen]
+
+
+def _track_records(
+    ps: PairSignals,
+    ctx: explain.Context,
+    history: list[rotation.Decision],
+    chosen: list[rotation.Decision],
+) -> dict[rotation.Decision, record.TrackRecord]:
+    """The track record of every decision, from the decisions before it of the same kind and
+    severity, forward returns read on the basket levels up to its own session only."""
+    levels = {k: ps.market.levels[k].to_numpy() for k in ps.keys}
+    at = {d: ctx.at(pd.Timestamp(d.date)) for d in history}
+    out = {}
+    for d in chosen:
+        earlier = [e for e in history if e.kind == d.kind and e.severity == d.severity]
+        earlier = [e for e in earlier if e.date < d.date]
+        directions = [(levels[e.to_key], levels[e.from_key]) for e in earlier]
+        out[d] = record.track_record([at[e] for e in earlier], directions, at[d])
+    return out
 
 
 def state_at(ps: PairSignals, asof: date) -> SignalState:
@@ -214,6 +239,7 @@ def state_at(ps: PairSignals, asof: date) -> SignalState:
     a, b = ps.keys
     regime = int(row["regime"])
     found = pair_events(ps, ts.date(), ts.date())
+    score, why = explain.why_not(ps, ts)
     return SignalState(
         date=ts.date(),
         pair=ps.pair.key,
@@ -231,6 +257,8 @@ def state_at(ps: PairSignals, asof: date) -> SignalState:
         basket_quadrants={k: _quadrant(row[f"quadrant_{k}"]) for k in (a, b)},
         events=tuple(found),
         notes=explain.notes(ps, ts),
+        shock_score=score,
+        no_shock_because=why,
     )
 
 

@@ -3,6 +3,10 @@
 Timing is the caller's business: ``Daemon.tick(now)`` does everything due at ``now`` and
 returns when to wake next. The live daemon calls it from the bot's JobQueue; a rehearsal on
 past dates calls it with a simulated clock; the tests call it with a fake one.
+
+A daemon built with ``marks=REHEARSAL`` keeps its runs apart from the live daemon's (see
+``bot.store.state``). The state file itself failing (damaged, disk full, locked) is not a
+failed run: it stops the daemon with ``StateFileError``, since nothing it did could be kept.
 """
 
 from __future__ import annotations
@@ -28,7 +32,8 @@ from bot.daemon.job import (
 from bot.data.runtimes import Runtimes
 from bot.errors import NotifyError
 from bot.notify.notifiers import CONSOLE_CHAT, Notifier, TextPart
-from bot.store.state import StateStore
+from bot.store.db import StateFileError
+from bot.store.state import LIVE, Marks, StateStore
 
 log = logging.getLogger(__name__)
 
@@ -43,13 +48,18 @@ class Daemon:
     prices: PriceLoader
     notifier: Callable[[sqlite3.Connection], Notifier]
     muted: Callable[[sqlite3.Connection, int, datetime], bool] = lambda conn, chat, now: False
+    marks: Marks = LIVE
     runtimes: Runtimes = field(init=False)
     store: StateStore = field(init=False)
     evaluations: list[tuple[date, Outcome]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.runtimes = Runtimes(self.config.schedule)
-        self.store = StateStore(self.connect())
+        self.store = StateStore(self.connect(), self.marks)
+
+    def close(self) -> None:
+        """Close the daemon's own connection (the last one out checkpoints the WAL)."""
+        self.store.conn.close()
 
     # --- start-up -------------------------------------------------------------------------
 
@@ -133,6 +143,8 @@ class Daemon:
     async def _evaluate(self, session: date, now: datetime) -> None:
         try:
             outcome = await asyncio.to_thread(self._evaluate_in_thread, session, now)
+        except (sqlite3.Error, StateFileError):
+            raise  # the state file itself: no failure could be recorded either
         except Exception as exc:  # the job wrapper: a failure must never stop the daemon
             log.exception("session %s: the daily job failed", session)
             self.store.mark(session, "failed", error=f"{type(exc).__name__}: {exc}")
@@ -147,7 +159,7 @@ class Daemon:
         conn = self.connect()
         try:
             muted = partial(self.muted, conn)
-            job = Job(self.config, StateStore(conn), self.prices, self.runtimes, muted)
+            job = Job(self.config, StateStore(conn, self.marks), self.prices, self.runtimes, muted)
             return evaluate_session(job, session, now)
         finally:
             conn.close()
@@ -168,8 +180,9 @@ class Daemon:
         try:
             return await deliver_pending(self.store, self.notifier(self.store.conn))
         except NotifyError as exc:
-            log.warning("cannot deliver now, %d row(s) stay pending: %s",
-                        len(self.store.pending()), exc)
+            log.warning(
+                "cannot deliver now, %d row(s) stay pending: %s", len(self.store.pending()), exc
+            )
             return 0
 
     def next_wake(self, now: datetime) -> datetime:

@@ -3,6 +3,11 @@
 Yahoo is always read through the SQLite cache, refreshed when it lacks the latest closed
 session. A CSV folder is already local, so it is read directly (always current); ``rotabot
 prices update`` can still import it into the cache.
+
+A command with nothing to read creates nothing: before the state file is first created, Yahoo
+must answer (``YahooSource.check_reachable``), and ``--offline`` with no cached prices says
+to run ``rotabot prices update``. ``load_noted`` also says why the data may stop before the
+last close (``bot.data.age`` counts by how much).
 """
 
 from __future__ import annotations
@@ -10,25 +15,39 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Literal
 
 from bot.config import Config
+from bot.config.paths import cache_dir
 from bot.core.panel import PricePanel
+from bot.data.age import PUBLISH_DELAY
 from bot.data.cache import CachedSource, PriceCache, Progress, RefreshReport
 from bot.data.csv_source import CsvSource
 from bot.data.source import PriceSource
-from bot.errors import DataUnavailable
+from bot.data.yahoo import YahooRateLimited, YahooSource, YahooUnreachable
+from bot.errors import DataUnavailable, UsageError
 from bot.store.db import connect
 
 log = logging.getLogger(__name__)
 
 Refresh = Literal["auto", "always", "never"]
-# Yahoo publishes the closing bar some minutes after the bell; asking earlier gets a stale bar.
-PUBLISH_DELAY = timedelta(minutes=20)
+UPDATE_HINT = "run `rotabot prices update` first (or use --prices-dir DIR)"
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """Prices as loaded, and why they would stop before the last close if they do."""
+
+    panel: PricePanel
+    why_old: str
 
 
 def open_state(config: Config) -> sqlite3.Connection:
+    """Open the state file; a new one only once Yahoo answers, when prices come from there."""
+    if not config.state.path.exists() and config.data.source == "yahoo":
+        _reachable(upstream(config))
     return connect(config.state.path)
 
 
@@ -36,9 +55,7 @@ def upstream(config: Config) -> PriceSource:
     """Return the configured source without the cache."""
     if config.data.source == "csv":
         return CsvSource(config.data.csv_dir)
-    from bot.data.yahoo import YahooSource
-
-    return YahooSource(config.state.path.parent)
+    return YahooSource(cache_dir())
 
 
 def update_cache(
@@ -68,21 +85,63 @@ def load_prices(
 
     ``refresh`` defaults to ``data.refresh`` of the config ("auto" or "never").
     """
+    return load_noted(config, tickers, refresh=refresh, now=now, conn=conn, source=source).panel
+
+
+def load_noted(
+    config: Config,
+    tickers: Sequence[str] | None = None,
+    *,
+    refresh: Refresh | None = None,
+    now: datetime | None = None,
+    conn: sqlite3.Connection | None = None,
+    source: PriceSource | None = None,
+) -> Loaded:
+    """``load_prices``, and why the data would stop before the last close (for its age).
+
+    Raises:
+        UsageError: offline (``refresh`` "never") with no cached prices for some ticker.
+        DataUnavailable: the source failed and the cache has nothing for some ticker.
+    """
     wanted = list(tickers or config.tickers)
     start = config.data.history_start
     if config.data.source == "csv":
-        return CsvSource(config.data.csv_dir).fetch(wanted, start)
+        panel = CsvSource(config.data.csv_dir).fetch(wanted, start)
+        return Loaded(panel, "the price folder ends there")
     refresh = refresh or ("never" if config.data.refresh == "never" else "auto")
+    source = source or upstream(config)
+    if conn is None and not config.state.path.exists():
+        if refresh == "never":
+            raise UsageError(f"offline, and no prices are cached yet: {UPDATE_HINT}")
+        _reachable(source)  # before the state file is created: a failure leaves nothing
     own = conn is None
-    conn = conn or open_state(config)
+    conn = conn or connect(config.state.path)
     try:
         cache = PriceCache(conn)
-        if refresh == "always" or (refresh == "auto" and _stale(config, cache, wanted, now)):
-            _refresh_or_warn(config, conn, wanted, source, now)
-        return cache.read(wanted, start)
+        why = "the last refresh found nothing newer"
+        if refresh == "never":
+            _check_cached(cache, wanted)
+            why = "offline, showing the cache"
+        elif refresh == "always" or (refresh == "auto" and _stale(config, cache, wanted, now)):
+            why = _refresh_or_warn(config, conn, wanted, source, now) or why
+        return Loaded(cache.read(wanted, start), why)
     finally:
         if own:
             conn.close()
+
+
+def _reachable(source: PriceSource) -> None:
+    if isinstance(source, YahooSource):
+        source.check_reachable()
+
+
+def _check_cached(cache: PriceCache, tickers: Sequence[str]) -> None:
+    absent = [t for t, d in cache.last_dates(tickers).items() if d is None]
+    if len(absent) == len(tickers):
+        raise UsageError(f"offline, and no prices are cached yet: {UPDATE_HINT}")
+    if absent:
+        names = ", ".join(absent)
+        raise UsageError(f"offline, and no prices are cached for {names}: {UPDATE_HINT}")
 
 
 def _stale(config: Config, cache: PriceCache, tickers: Sequence[str], now: datetime | None) -> bool:
@@ -105,7 +164,8 @@ def _refresh_or_warn(
     tickers: Sequence[str],
     source: PriceSource | None,
     now: datetime | None,
-) -> None:
+) -> str | None:
+    """Refresh the cache; on failure with every ticker cached, warn and say why (else raise)."""
     try:
         update_cache(config, conn, tickers, source=source, now=now)
     except DataUnavailable as exc:
@@ -113,6 +173,12 @@ def _refresh_or_warn(
         if any(d is None for d in last.values()):
             raise
         log.warning("price refresh failed, using the cache as of %s: %s", min_date(last), exc)
+        if isinstance(exc, YahooUnreachable):
+            return "Yahoo not reached, showing the cache"
+        if isinstance(exc, YahooRateLimited):
+            return "Yahoo rate-limited the refresh, showing the cache"
+        return "the refresh failed, showing the cache"
+    return None
 
 
 def min_date(last: dict[str, date | None]) -> date | None:

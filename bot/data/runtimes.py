@@ -1,8 +1,11 @@
-"""When the daily job runs: a fixed delay after each session's close, in exchange time.
+"""When the daily job runs: ``schedule.time`` in ``schedule.timezone``, after each close.
 
-``schedule.time`` is read as "this long after a regular close" (16:30 with a 16:00 close is 30
-minutes), so an early close (13:00 the day after Thanksgiving) runs at 13:30, and because the
-calendar gives closes as instants, daylight-saving changes never move the run.
+The run of a session is ``schedule.time`` on the day that puts it nearest the session's close
+(``ScheduleConfig.run_after``): with the default 16:30 America/New_York it is 16:30 New York
+time whatever the season (20:30 or 21:30 UTC), early closes included; with 02:30
+Asia/Kolkata it is 02:30 in Kolkata the night after the New York close. The deadline is
+``schedule.deadline`` on the day of the run. The configuration refuses a time that would fall
+before a close, so the job never looks for a bar that cannot exist yet.
 """
 
 from __future__ import annotations
@@ -14,7 +17,10 @@ from zoneinfo import ZoneInfo
 from bot.config import ScheduleConfig
 from bot.data import calendar
 
-REGULAR_CLOSE_HOUR = 16  # NYSE; the delay is measured from here on a regular day
+# A run lies within 12 hours of its close, so a session's run falls on a UTC date at most a
+# day from the session's; these margins keep every candidate in the calendar ranges searched.
+_BEFORE = timedelta(days=2)
+_AHEAD = timedelta(days=14)
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,36 +31,29 @@ class Runtimes:
 
     @property
     def tz(self) -> ZoneInfo:
-        return ZoneInfo(self.schedule.timezone)
-
-    @property
-    def delay(self) -> timedelta:
-        t = self.schedule.time
-        return timedelta(hours=t.hour - REGULAR_CLOSE_HOUR, minutes=t.minute)
+        return self.schedule.zone
 
     def run_at(self, session: date) -> datetime:
         """Return when the job for ``session`` runs (aware, UTC)."""
         close = calendar.session_close(self.schedule.calendar, session)
-        return (close + self.delay).astimezone(UTC)
+        return self.schedule.run_after(close).astimezone(UTC)
 
     def deadline(self, session: date) -> datetime:
-        """Return when waiting for the session's data stops (the same shift as the run)."""
-        d, t = self.schedule.deadline, self.schedule.time
-        shift = timedelta(hours=d.hour - t.hour, minutes=d.minute - t.minute)
-        return self.run_at(session) + shift
+        """Return when waiting for the session's data stops (aware, UTC)."""
+        return self.schedule.deadline_after(self.run_at(session)).astimezone(UTC)
 
     def sessions(self, start: date, end: date) -> list[date]:
         return [ts.date() for ts in calendar.sessions(self.schedule.calendar, start, end)]
 
     def due(self, now: datetime, since: date) -> list[date]:
         """Return sessions from ``since`` whose run time is at or before ``now``, oldest first."""
-        local_today = now.astimezone(self.tz).date()
-        return [s for s in self.sessions(since, local_today) if self.run_at(s) <= now]
+        today = now.astimezone(UTC).date()
+        return [s for s in self.sessions(since, today + timedelta(days=1)) if self.run_at(s) <= now]
 
     def next_run(self, now: datetime) -> tuple[date, datetime]:
         """Return the next session whose run time is after ``now``, and that time."""
-        day = now.astimezone(self.tz).date()
-        for s in self.sessions(day - timedelta(days=1), day + timedelta(days=14)):
+        day = now.astimezone(UTC).date()
+        for s in self.sessions(day - _BEFORE, day + _AHEAD):
             at = self.run_at(s)
             if at > now:
                 return s, at

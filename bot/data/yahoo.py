@@ -1,13 +1,19 @@
-"""Daily bars from Yahoo Finance through yfinance, made to fail loudly.
+"""Daily bars from Yahoo Finance through yfinance, made to fail fast, loudly and clearly.
 
 yfinance (1.7) is convenient but quiet about failure, and this adapter exists to undo that:
 
-* ``yf.download`` never raises for a rate limit (HTTP 429), an unknown symbol or a network
-  error. It logs the problem and returns that ticker as an all-NaN column. So completeness is
-  checked here, per ticker, and only the tickers still missing are asked for again after an
-  exponential backoff; what is still missing at the end becomes ``DataUnavailable``.
-* yfinance already retries a failed request once itself (after switching its cookie strategy),
-  so a single 429 never reaches us; ours is the slower, outer retry.
+* Left to itself, yfinance turns every failure (no network, a rate limit, an unknown symbol)
+  into log lines and an empty frame: "possibly delisted; no timezone found", four times per
+  ticker, after half a minute of retries. So before anything else (and before any file is
+  created) one request checks that Yahoo answers at all, under a hard deadline: no DNS, a
+  refused connection or silence ends the command within seconds, in one line that says so
+  (``YahooUnreachable``). Then each ticker's history is asked with yfinance's exceptions
+  turned on, so every failure arrives as an exception that says what it is: a rate limit
+  (HTTP 429, ``YFRateLimitError``) waits longer and has its own message
+  (``YahooRateLimited``); a dropped connection stops the download at once; anything else
+  (an unknown symbol) is asked again after an exponential backoff, that ticker only.
+* yfinance's own log records are held back while it works (``bot.data.yahoo_log``): one
+  summary line, a warning when the download failed, shown whole at DEBUG.
 * yfinance memoises chart responses of past date ranges for the life of the process. A retry,
   or a re-fetch after Yahoo rewrote the adjusted history, would be answered from that memo
   with the same stale or failed answer, so it is cleared before every download.
@@ -27,22 +33,32 @@ yfinance (1.7) is convenient but quiet about failure, and this adapter exists to
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import warnings
 from collections.abc import Callable, Sequence
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor, as_completed
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import requests
 
 from bot.core.panel import FIELDS, PricePanel, empty_panel, panel_from_long
+from bot.data.yahoo_log import (
+    NO_DATA,
+    Failure,
+    classify,
+    describe_network_error,
+    yfinance_log_summary,
+)
 from bot.errors import DataUnavailable
 
 log = logging.getLogger(__name__)
 
+PROBE_URL = "https://query2.finance.yahoo.com/"
+ADVICE = "check the network, or use --prices-dir DIR or --offline"
 _YAHOO_COLUMNS = {
     "open": "Open",
     "high": "High",
@@ -54,6 +70,15 @@ _YAHOO_COLUMNS = {
 # Yahoo throttles bursts from one client; a few parallel requests are as fast as it allows.
 _MAX_THREADS = 4
 _LONG_COLUMNS = ["ticker", "date", *FIELDS]
+_PROBE_REUSE = 60.0  # seconds a successful probe vouches for Yahoo (a refresh fetches 2-3 times)
+
+
+class YahooUnreachable(DataUnavailable):
+    """Yahoo Finance did not answer at all: no DNS, a refused connection, a timeout."""
+
+
+class YahooRateLimited(DataUnavailable):
+    """Yahoo Finance answered HTTP 429 (too many requests) until we gave up."""
 
 
 class YahooSource:
@@ -65,20 +90,25 @@ class YahooSource:
         self,
         cache_dir: Path,
         *,
-        session: requests.Session | None = None,
+        session: Any = None,
         retries: int = 3,
         backoff: float = 1.0,
+        rate_limit_backoff: float = 15.0,
         sleep: Callable[[float], None] = time.sleep,
         timeout: float = 20.0,
+        probe_timeout: float = 5.0,
         threads: int = _MAX_THREADS,
     ) -> None:
         self.cache_dir = Path(cache_dir)
-        self.session = session
+        self.session = session  # a requests or curl_cffi session; None: yfinance's default
         self.retries = retries
         self.backoff = backoff
+        self.rate_limit_backoff = rate_limit_backoff
         self.sleep = sleep
         self.timeout = timeout
+        self.probe_timeout = probe_timeout
         self.threads = threads
+        self._answered_at = -_PROBE_REUSE
 
     @property
     def yfinance_cache(self) -> Path:
@@ -89,62 +119,178 @@ class YahooSource:
         """Return bars of ``tickers`` from ``start`` to ``end`` inclusive.
 
         Raises:
+            YahooUnreachable: Yahoo did not answer (within ``probe_timeout`` seconds).
+            YahooRateLimited: still HTTP 429 after every retry.
             DataUnavailable: some tickers still had no adjusted close after every retry (their
                 names are in the message and in ``missing``), or yfinance itself failed.
         """
         wanted = list(dict.fromkeys(tickers))
         if not wanted or (end is not None and end < start):
             return empty_panel(wanted)
+        session = self.session if self.session is not None else _new_session()
+        self.check_reachable(wanted, session)
         _use_cache_folder(self.yfinance_cache)
+        with yfinance_log_summary(log) as summary:
+            panel = self._fetch_with_retries(session, wanted, start, end)
+            summary.succeeded = True
+        return panel
+
+    def check_reachable(self, tickers: Sequence[str] = (), session: Any = None) -> None:
+        """Raise YahooUnreachable unless Yahoo answers one request within ``probe_timeout``.
+
+        Any HTTP answer counts, even an error page: only the network is in question here.
+        The request runs on a daemon thread with a hard deadline, because a resolver that
+        never answers is not bound by the request's own timeout on every backend.
+        """
+        if time.monotonic() - self._answered_at < _PROBE_REUSE:
+            return
+        session = session if session is not None else self.session
+        session = session if session is not None else _new_session()
+        outcome: list[BaseException | None] = []
+
+        def probe() -> None:
+            try:
+                session.get(PROBE_URL, timeout=self.probe_timeout, allow_redirects=False)
+                outcome.append(None)
+            except Exception as exc:  # judged below, in the caller's thread
+                outcome.append(exc)
+
+        worker = threading.Thread(target=probe, name="yahoo-probe", daemon=True)
+        worker.start()
+        worker.join(self.probe_timeout + 1.0)
+        if outcome and outcome[0] is None:
+            self._answered_at = time.monotonic()
+            return
+        failure = outcome[0] if outcome else None
+        if failure is not None and not isinstance(failure, OSError):
+            raise failure  # not the network (both HTTP backends raise OSErrors): a bug
+        reason = (
+            describe_network_error(failure, self.probe_timeout)
+            if failure is not None
+            else f"no answer within {self.probe_timeout:g} s"
+        )
+        raise YahooUnreachable(f"cannot reach Yahoo Finance: {reason}; {ADVICE}", tickers)
+
+    def _fetch_with_retries(
+        self, session: Any, wanted: list[str], start: date, end: date | None
+    ) -> PricePanel:
         parts: list[pd.DataFrame] = []
         missing = wanted
+        failures: dict[str, Failure] = {}
         for attempt in range(self.retries + 1):
             if attempt:
-                delay = self.backoff * 2 ** (attempt - 1)
-                log.info("Yahoo gave nothing for %s; retrying in %.1fs", ", ".join(missing), delay)
-                self.sleep(delay)
-            long = self._download(missing, start, end)
+                self._wait(attempt, missing, failures)
+            long, failures = self._download(session, missing, start, end)
             missing = _missing(long, missing)
             # A ticker asked again must not leave stray rows from the failed attempt behind.
             parts.append(long[~long["ticker"].isin(missing)])
             if not missing:
                 return panel_from_long(pd.concat([p for p in parts if not p.empty]), wanted)
-        raise DataUnavailable(
-            f"Yahoo Finance returned no prices for {', '.join(missing)} "
-            f"after {self.retries + 1} attempt(s)",
-            missing=missing,
-        )
+            if all(failures.get(t, NO_DATA).kind == "network" for t in missing):
+                # The connection went away mid-download: the next attempts would only wait.
+                reason = failures[missing[0]].detail
+                raise YahooUnreachable(f"cannot reach Yahoo Finance: {reason}; {ADVICE}", missing)
+        raise _gave_up(missing, failures, self.retries + 1)
 
-    def _download(self, tickers: Sequence[str], start: date, end: date | None) -> pd.DataFrame:
-        """One batched yf.download; return its rows within [start, end] as a long frame."""
+    def _wait(self, attempt: int, missing: Sequence[str], failures: dict[str, Failure]) -> None:
+        limited = [t for t in missing if failures.get(t, NO_DATA).kind == "rate_limit"]
+        base = self.rate_limit_backoff if limited else self.backoff
+        delay = base * 2 ** (attempt - 1)
+        if limited:
+            log.warning(
+                "Yahoo Finance is rate limiting us (HTTP 429): asking again for %d ticker(s) "
+                "in %.0f s",
+                len(missing),
+                delay,
+            )
+        else:
+            log.info("Yahoo gave nothing for %s; retrying in %.1fs", ", ".join(missing), delay)
+        self.sleep(delay)
+
+    def _download(
+        self, session: Any, tickers: Sequence[str], start: date, end: date | None
+    ) -> tuple[pd.DataFrame, dict[str, Failure]]:
+        """Ask each ticker's history (a few at a time); return the rows within [start, end]
+        as a long frame, and why each ticker that failed did."""
         import yfinance as yf
+        from yfinance.data import YfData
 
         _forget_memoised_responses()
-        threads = min(self.threads, len(tickers))
         try:
-            # yfinance 1.7 still uses pandas' deprecated ``inplace=``; that noise is not ours
-            # and users cannot act on it.
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message=".*inplace keyword.*")
-                data = yf.download(
-                    list(tickers),
-                    start=start,
-                    end=end + timedelta(days=1) if end is not None else None,
-                    interval="1d",
-                    auto_adjust=False,
-                    actions=False,
-                    progress=False,
-                    multi_level_index=True,
-                    group_by="column",
-                    threads=threads if threads > 1 else False,
-                    timeout=self.timeout,
-                    session=self.session,
-                )
+            YfData(session=session)  # the process-wide client every Ticker below uses
         except Exception as exc:
             raise DataUnavailable(
                 f"yfinance failed while fetching {', '.join(tickers)}: {exc}", missing=tickers
             ) from exc
-        return _within(_to_long(data, tickers), start, end)
+        # Exceptions rather than log lines: they say why (429, DNS, unknown symbol). This
+        # module is the process's only user of yfinance, so the global switch is ours.
+        yf.config.debug.hide_exceptions = False
+        stop = end + timedelta(days=1) if end is not None else None
+        rows: list[pd.DataFrame] = []
+        failures: dict[str, Failure] = {}
+        network: Failure | None = None  # the first network failure: the rest are not asked
+        # yfinance 1.7 still uses pandas' deprecated ``inplace=``; that noise is not ours and
+        # users cannot act on it. Set here, around the threads: the filters are process-wide.
+        with warnings.catch_warnings(), ThreadPoolExecutor(self._workers(tickers)) as pool:
+            warnings.filterwarnings("ignore", message=".*inplace keyword.*")
+            futures = {pool.submit(self._history, session, t, start, stop): t for t in tickers}
+            for future in as_completed(futures):
+                ticker = futures[future]
+                try:
+                    rows.append(_ticker_rows(future.result(), ticker))
+                except CancelledError:
+                    failures[ticker] = network or NO_DATA
+                except Exception as exc:
+                    failures[ticker] = classify(exc, self.timeout)
+                    if failures[ticker].kind == "network" and network is None:
+                        network = failures[ticker]
+                        _cancel_pending(futures)
+        long = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=_LONG_COLUMNS)
+        return _within(long, start, end), failures
+
+    def _workers(self, tickers: Sequence[str]) -> int:
+        return max(1, min(self.threads, len(tickers)))
+
+    def _history(self, session: Any, ticker: str, start: date, stop: date | None) -> Any:
+        import yfinance as yf
+
+        return yf.Ticker(ticker, session=session).history(
+            start=start,
+            end=stop,
+            interval="1d",
+            auto_adjust=False,
+            actions=False,
+            repair=False,
+            timeout=self.timeout,
+        )
+
+
+def _new_session() -> Any:
+    """The session yfinance would make itself (curl_cffi impersonating a browser, else
+    requests), made here so the reachability probe travels the same way as the downloads."""
+    from yfinance._http import new_session
+
+    return new_session()
+
+
+def _cancel_pending(futures: dict[Future[Any], str]) -> None:
+    for future in futures:
+        future.cancel()  # only those not started; the running ones finish on their own
+
+
+def _gave_up(missing: Sequence[str], failures: dict[str, Failure], attempts: int) -> Exception:
+    names = ", ".join(missing)
+    if any(failures.get(t, NO_DATA).kind == "rate_limit" for t in missing):
+        return YahooRateLimited(
+            f"Yahoo Finance kept refusing with HTTP 429 (too many requests) for {names} after "
+            f"{attempts} attempt(s): wait a few minutes and try again, or use --prices-dir DIR "
+            "or --offline",
+            missing=missing,
+        )
+    return DataUnavailable(
+        f"Yahoo Finance returned no prices for {names} after {attempts} attempt(s)",
+        missing=missing,
+    )
 
 
 def _use_cache_folder(folder: Path) -> None:
@@ -156,7 +302,7 @@ def _use_cache_folder(folder: Path) -> None:
     location = str(folder.resolve())
     from bot.store.db import private_folders
 
-    private_folders(folder)  # owner-only, like the state folder it sits in
+    private_folders(folder)  # owner-only, like the state folder
     if yf_cache._TzDBManager.get_location() == location:
         return
     yf.set_tz_cache_location(location)
@@ -178,31 +324,25 @@ def _forget_memoised_responses() -> None:
     YfData.cache_get.cache_clear()
 
 
-def _to_long(data: Any, tickers: Sequence[str]) -> pd.DataFrame:
-    """Turn yf.download's (field, TICKER) columns into rows (ticker, date, FIELDS)."""
+def _ticker_rows(data: Any, ticker: str) -> pd.DataFrame:
+    """Turn one Ticker.history frame (Open, High, ..., Adj Close, Volume) into long rows."""
     if not isinstance(data, pd.DataFrame) or data.empty:
         return pd.DataFrame(columns=_LONG_COLUMNS)
     dates = _session_dates(pd.DatetimeIndex(data.index))
-    parts = [rows for t in tickers if not (rows := _ticker_rows(data, t, dates)).empty]
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=_LONG_COLUMNS)
-
-
-def _ticker_rows(data: pd.DataFrame, ticker: str, dates: pd.DatetimeIndex) -> pd.DataFrame:
-    # yfinance upper-cases symbols; the row keeps the name the caller asked for.
-    values = {f: _column(data, (col, ticker.upper())) for f, col in _YAHOO_COLUMNS.items()}
+    values = {f: _column(data, col) for f, col in _YAHOO_COLUMNS.items()}
     frame = pd.DataFrame({"ticker": ticker, "date": dates, **values})
-    # Rows that exist only because another ticker traded that day are not this ticker's bars.
+    # Rows without a single price (Yahoo's half-written bar) are not bars.
     return frame.dropna(how="all", subset=list(FIELDS))
 
 
-def _column(data: pd.DataFrame, key: tuple[str, str]) -> np.ndarray[Any, np.dtype[np.float64]]:
+def _column(data: pd.DataFrame, key: str) -> np.ndarray[Any, np.dtype[np.float64]]:
     if key not in data.columns:
         return np.full(len(data), np.nan)
     return data[key].to_numpy(dtype="float64", na_value=np.nan)
 
 
 def _session_dates(index: pd.DatetimeIndex) -> pd.DatetimeIndex:
-    """Midnight, tz-naive session labels (yfinance may hand back exchange-local stamps)."""
+    """Midnight, tz-naive session labels (yfinance hands back exchange-local stamps)."""
     if index.tz is not None:
         index = index.tz_localize(None)
     return index.normalize()

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 from bot.config import Config
+from bot.config.load import check_token
 from bot.core.models import Picture
 from bot.core.signals import Signals
 from bot.errors import NotifyError, UserError
@@ -197,6 +198,7 @@ def _pick_notifier(config: Config, token: str | None) -> tuple[Notifier, list[in
             "telegram.chat_ids is empty: list the chats to alert in the config file "
             "(with telegram.reveal_chat_id = true, /start tells a chat its id)"
         )
+    check_token(token, config.telegram.token_env)
     return open_channel(config, token)[1], chats
 
 

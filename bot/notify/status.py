@@ -11,14 +11,14 @@ from __future__ import annotations
 import logging
 import sqlite3
 from dataclasses import dataclass, replace
-from datetime import date, datetime, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 
 from bot.config import Config
 from bot.data.cache import PriceCache
 from bot.data.runtimes import Runtimes
 from bot.errors import BotError
 from bot.render.replies import StatusReport
-from bot.store.state import OutboxRow, Run, StateStore
+from bot.store.state import REHEARSAL, OutboxRow, Run, StateStore
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,7 @@ class Status:
     data_through: date | None  # the latest session every ticker has a bar for
     newest_bar: date | None
     behind: tuple[str, ...]  # tickers whose last bar is older than newest_bar
+    last_rehearsal: Run | None = None  # a rehearsal's runs are kept apart from the live ones
 
     @property
     def pending(self) -> int:
@@ -88,6 +89,7 @@ def collect_status(config: Config, conn: sqlite3.Connection, now: datetime) -> S
         data_through=min(known) if known and len(known) == len(last) else None,
         newest_bar=newest,
         behind=tuple(sorted(t for t, d in last.items() if d != newest)),
+        last_rehearsal=next(iter(StateStore(conn, REHEARSAL).recent_runs(1)), None),
     )
 
 
@@ -143,8 +145,17 @@ def render_status(status: Status, config: Config) -> str:
         )
     if status.next_run:
         session, at = status.next_run
-        local = at.astimezone(Runtimes(config.schedule).tz)
-        lines.append(f"next run: session {session} at {local:%Y-%m-%d %H:%M %Z}")
+        local = at.astimezone(config.schedule.zone)
+        lines.append(
+            f"next run: session {session} at {local:%Y-%m-%d %H:%M} {config.schedule.timezone} "
+            f"({at.astimezone(UTC):%Y-%m-%d %H:%M} UTC)"
+        )
+    rehearsed = status.last_rehearsal
+    if rehearsed is not None:
+        lines.append(
+            f"last rehearsal: session {rehearsed.session} {rehearsed.status} "
+            "(kept apart from the live runs)"
+        )
     lines.append(f"last alert: {_delivery(status.last_alert, kind=False)}")
     if status.last_delivery != status.last_alert:
         lines.append(f"last delivery: {_delivery(status.last_delivery)}")

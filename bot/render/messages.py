@@ -8,10 +8,10 @@ restart, ``signal --send`` run again) finds its keys already there.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.config import Config
-from bot.core.models import Picture, SignalState
+from bot.core.models import Picture, Severity, SignalState
 from bot.core.signals import Signals
 from bot.render import html
 from bot.render import text as fmt
@@ -52,9 +52,15 @@ def compose(text: str, png: bytes | None, filename: str, caption: str) -> tuple[
 
 
 def session_messages(config: Config, signals: Signals, picture: Picture) -> list[Outgoing]:
-    """Return the session's alerts (one per pair with events, in config order), or its
-    quiet-day summary when no pair has one and ``telegram.send_quiet_days`` is on."""
-    alerts = [_alert(config, signals, state) for state in picture.pairs if state.events]
+    """Return the session's alerts (one per pair with events at or above
+    ``telegram.min_severity``, in config order), or its quiet-day summary when no pair has one
+    and ``telegram.send_quiet_days`` is on; events below the threshold are only in the summary."""
+    floor = Severity(config.telegram.min_severity).rank
+    alerts = []
+    for state in picture.pairs:
+        pushed = tuple(e for e in state.events if e.severity.rank >= floor)
+        if pushed:
+            alerts.append(_alert(config, signals, replace(state, events=pushed)))
     if alerts or not config.telegram.send_quiet_days:
         return alerts
     text = fmt.render_quiet_day(picture, config)

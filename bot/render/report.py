@@ -106,9 +106,12 @@ def _weights_chart(result: BacktestResult, figure: type[Figure]) -> bytes:
 
 
 def _png(fig: Figure) -> bytes:
-    fig.tight_layout()
+    # Fixed margins rather than tight_layout(), which measures every label by drawing the
+    # figure once more (a third of the report's time); the charts share one layout.
+    fig.subplots_adjust(left=0.07, right=0.985, bottom=0.1, top=0.9)
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100)
+    # zlib level 1: a few percent larger files, written several times faster than level 6.
+    fig.savefig(buffer, format="png", dpi=100, pil_kwargs={"compress_level": 1})
     return buffer.getvalue()
 
 

@@ -38,13 +38,23 @@ def render_alert(state: SignalState, config: Config) -> str:
     picture of the day."""
     events = sorted(state.events, key=lambda e: -e.severity.rank)
     blocks = [_event_block(e, config) for e in events]
-    return "\n\n".join([*blocks, _moves_table(state, config), _trend_lines(state, config)])
+    # A shock's summary already gives the day's three moves; the table would say them again
+    # and push the alert past Telegram's 1024-character caption (text and chart apart).
+    if not any(e.kind == "shock" for e in events):
+        blocks.append(_moves_table(state, config))
+    return "\n\n".join([*blocks, _trend_lines(state, config)])
 
 
 def render_quiet_day(picture: Picture, config: Config) -> str:
     """Return the "no rotation today" summary of a session: every pair's moves and trend."""
     lines = [f"⚪ <b>No rotation · {picture.date}</b>"]
     lines += [f"<i>{esc(n)}</i>" for state in picture.pairs for n in state.notes]
+    lines += [_why_quiet(state, config) for state in picture.pairs]
+    lines += [
+        f"Below the alert threshold: {esc(e.severity.value)} {esc(_KIND.get(e.kind, e.kind))} "
+        f"toward {esc(short_name(config, e.to_basket))} ({esc(pair_title(config, e.pair))})"
+        for e in picture.events
+    ]
     titled = len(picture.pairs) > 1
     blocks = [
         (f"<b>{esc(pair_title(config, state.pair))}</b>\n" if titled else "")
@@ -54,6 +64,15 @@ def render_quiet_day(picture: Picture, config: Config) -> str:
         for state in picture.pairs
     ]
     return "\n".join(lines) + "\n\n" + "\n\n".join(blocks)
+
+
+def _why_quiet(state: SignalState, config: Config) -> str:
+    """One line per pair: the day's shock score and the rule that kept it from alerting."""
+    title = pair_title(config, state.pair)
+    score = "n/a" if state.shock_score is None else f"{state.shock_score:.2f}"
+    if state.no_shock_because is None:  # a shock below the chats' severity, or an info event
+        return f"{esc(title)}: best score {score}"
+    return f"{esc(title)}: best score {score}, no rotation: {esc(state.no_shock_because)}"
 
 
 def render_signal(state: SignalState, config: Config) -> str:
@@ -71,6 +90,8 @@ def pair_title(config: Config, pair: str) -> str:
 
 def _event_block(event: RotationEvent, config: Config) -> str:
     kind = _KIND.get(event.kind, event.kind)
+    if event.reverses is not None:
+        kind = "shock reversal"
     pair = f" · {pair_title(config, event.pair)}" if event.pair else ""
     lines = [
         f"{_ICON[event.severity]} <b>{esc(event.severity.value.upper())} · {esc(kind)}"
@@ -80,14 +101,55 @@ def _event_block(event: RotationEvent, config: Config) -> str:
         esc(event.summary),
     ]
     if event.kind == "shock":
-        since = event.evidence.get("largest_since")
-        unusual = f"Largest spread since {esc(since)}" if since else "Largest spread on record"
-        lines.append(f"{unusual} · score {event.score:.2f}")
+        lines.append(f"{esc(_superlative(event))} · score {event.score:.2f}")
+    record = track_record_line(event)
+    if record:
+        lines.append(f"<i>{esc(record)}</i>")
     if event.drivers:
         window = "on the day" if event.kind == "shock" else f"over {DRIVER_WINDOW} sessions"
         rows = [(d.ticker, short_name(config, d.basket), pct(d.move)) for d in event.drivers]
         lines.append(f"Drivers {window}:\n" + table(rows, "llr"))
     return "\n".join(lines)
+
+
+def _superlative(event: RotationEvent) -> str:
+    """ "Largest spread since DATE", or, only when nothing in the data held was as wide, since
+    when that is true."""
+    since = event.evidence.get("largest_since")
+    if since:
+        return f"Largest spread since {since}"
+    start = event.evidence.get("history_from")
+    return f"Largest spread in the data held (since {start})" if start else "Largest spread"
+
+
+_NOUN = {"shock": "shock", "regime": "regime turn"}
+
+
+def track_record_line(event: RotationEvent) -> str | None:
+    """Say in one line what the earlier events like this one were worth (``bot.core.record``)."""
+    tr = event.track_record
+    if tr is None:
+        return None
+    noun = f"{event.severity.value} {_NOUN.get(event.kind, event.kind)}"
+    plural = noun + ("" if tr.count == 1 else "s")
+    h = tr.decisive
+    if h is None:
+        nxt = tr.horizons.get(1)
+        detail = ""
+        if nxt is not None and nxt.n and nxt.hit_rate is not None:
+            kept = round(nxt.hit_rate * nxt.n)
+            detail = f"; the next session continued {kept} of {nxt.n} times, mean {pct(nxt.mean)}"
+        return (
+            f"Track record: no measured edge yet ({tr.count} earlier {plural} on this pair{detail})"
+        )
+    s = tr.horizons[h]
+    kept = round((s.hit_rate or 0.0) * s.n)
+    times = kept if tr.verdict == "continued" else s.n - kept
+    span = "the next session" if h == 1 else f"the next {h} sessions"
+    return (
+        f"Track record: {tr.count} earlier {plural} on this pair; over {span} the move "
+        f"{tr.verdict} {times} of {s.n} times (mean {pct(s.mean)}, t {s.t or 0.0:.1f})"
+    )
 
 
 def _moves_table(state: SignalState, config: Config) -> str:
@@ -103,19 +165,37 @@ def _q(quadrant: Quadrant | None) -> str:
 
 def _trend_lines(state: SignalState, config: Config) -> str:
     a, b = (short_name(config, key) for key in state.pair.split("/"))
+    days = config.signals.ma_long
     lead = (
-        "no clear lead" if state.regime == "neutral" else f"{short_name(config, state.regime)} lead"
+        f"no clear lead on the {days}-day trend"
+        if state.regime == "neutral"
+        else f"{short_name(config, state.regime)} lead on the {days}-day trend"
     )
     vs = ", ".join(f"{short_name(config, k)} {_q(q)}" for k, q in state.basket_quadrants.items())
-    return "\n".join(
-        [
-            f"Ratio {esc(a)}/{esc(b)} {state.ratio:.4f} · {pct(state.trend)} vs its "
-            f"{config.signals.ma_long}-day average · {esc(lead)}",
-            f"RRG {esc(a)} vs {esc(b)}: {_q(state.quadrant)} (RS-Ratio {num(state.rs_ratio)}, "
-            f"RS-Momentum {num(state.rs_momentum)})",
-            f"vs {esc(config.benchmark.name)}: {esc(vs)}",
-        ]
-    )
+    lines = [
+        f"Ratio {esc(a)}/{esc(b)} {state.ratio:.4f} · {pct(state.trend)} vs its "
+        f"{days}-day average · {esc(lead)}",
+        f"RRG {esc(a)} vs {esc(b)}: {_q(state.quadrant)} (RS-Ratio {num(state.rs_ratio)}, "
+        f"RS-Momentum {num(state.rs_momentum)})",
+        f"vs {esc(config.benchmark.name)}: {esc(vs)}",
+    ]
+    return "\n".join(lines + _reconcile(state, config))
+
+
+def _reconcile(state: SignalState, config: Config) -> list[str]:
+    """Say why two readings of one message point different ways, instead of leaving both."""
+    if state.regime == "neutral":
+        return []
+    leader = short_name(config, state.regime)
+    out = []
+    for e in state.events:
+        if e.to_basket != state.regime:
+            turn = "the quadrant turned" if e.kind == "regime" else "the day's move went"
+            out.append(
+                f"<i>{esc(turn.capitalize())} toward {esc(short_name(config, e.to_basket))}; "
+                f"on the {config.signals.ma_long}-day trend {esc(leader)} still lead.</i>"
+            )
+    return list(dict.fromkeys(out))
 
 
 def chart_caption(config: Config, pair: str, what: str) -> str:

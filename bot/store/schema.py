@@ -1,4 +1,4 @@
-"""Tables of the daemon's state (runs, events, outbox): migration 3, and migration 4.
+"""Tables of the daemon's state (runs, events, outbox): migrations 3, 4 and 5.
 
 Migration 4 makes the outbox the one record of deliveries. ``rotabot signal --send`` used to
 send directly and log each part in a ``deliveries`` table; it now queues into the outbox like
@@ -7,8 +7,30 @@ arrived: the row ends ``unconfirmed`` rather than ``sent``), copies each (key, c
 ``deliveries`` that the outbox lacks into one outbox row (per part the best outcome of its
 tries, then: every part sent -> ``sent``, any unconfirmed -> ``unconfirmed``, else
 ``failed``; no parts kept, so such a row is never sent again) and drops ``deliveries``.
+Migration 5 gives a rehearsal (``rotabot daemon --simulate-from/--simulate-to``) its own
+``rehearsal_runs`` and ``rehearsal_events``, so a rehearsal never settles a live session (the
+outbox stays shared: a message reaches a chat once, whoever queued it). Runs and events of
+sessions after the day of the migration can only come from a rehearsal past the end of the
+data (which this version refuses), so they move to the rehearsal tables: a file hit by that
+mistake gets its live schedule back.
 No semicolons inside these scripts: ``bot.store.db.migrate`` splits them on semicolons.
 """
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Marks:
+    """Where a daemon keeps its marks: which tables hold its runs and events, and the prefix
+    of its names in ``daemon_meta``. The live daemon and a rehearsal each have their own."""
+
+    runs: str
+    events: str
+    meta: str
+
+
+LIVE = Marks("runs", "events", "")
+REHEARSAL = Marks("rehearsal_runs", "rehearsal_events", "rehearsal:")
 
 STATE_SCHEMA = """
 CREATE TABLE runs (
@@ -90,4 +112,35 @@ FROM (
 WHERE NOT EXISTS (SELECT 1 FROM outbox AS o WHERE o.key = p.key AND o.chat_id = p.chat_id)
 GROUP BY p.key, p.chat_id;
 DROP TABLE deliveries
+"""
+
+REHEARSAL_MARKS = """
+CREATE TABLE rehearsal_runs (
+    session TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    started_at TEXT,
+    finished_at TEXT,
+    seconds REAL,
+    events INTEGER,
+    error TEXT,
+    late_since TEXT
+);
+CREATE TABLE rehearsal_events (
+    session TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    PRIMARY KEY (session, position)
+);
+INSERT INTO rehearsal_runs (
+    session, status, attempts, started_at, finished_at, seconds, events, error, late_since
+)
+SELECT session, status, attempts, started_at, finished_at, seconds, events, error, late_since
+FROM runs WHERE session > date('now');
+INSERT INTO rehearsal_events (session, position, kind, severity, payload)
+SELECT session, position, kind, severity, payload FROM events WHERE session > date('now');
+DELETE FROM events WHERE session > date('now');
+DELETE FROM runs WHERE session > date('now')
 """

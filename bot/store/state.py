@@ -15,6 +15,11 @@ Exactly-once rules, all enforced by the database rather than by memory:
   (a rare missed part rather than a double alert; see ``bot.notify.notifiers``). A row that failed
   while certainly undelivered goes back to ``pending`` and is retried.
 * Only ``requeue`` (``signal --resend``, asked for by a person) sends a row again.
+* A rehearsal keeps its runs, events and daemon memory apart (``REHEARSAL``: the tables
+  ``rehearsal_runs`` and ``rehearsal_events``, ``rehearsal:`` names in ``daemon_meta``), so it
+  never settles a live session; it shares the outbox, so a chat never gets a message twice.
+* Queueing ignores exactly one conflict, a (key, chat) already queued; any other failure to
+  insert raises, and every chat is checked to have its row before the transaction commits.
 """
 
 from __future__ import annotations
@@ -26,7 +31,10 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
-from bot.store.db import transaction
+from bot.store.db import StateFileError, transaction
+from bot.store.schema import LIVE, REHEARSAL, Marks
+
+__all__ = ["LIVE", "REHEARSAL", "Marks", "OutboxRow", "Run", "StateStore", "legacy_key"]
 
 FINAL = ("done", "incomplete")
 
@@ -82,17 +90,22 @@ _OUTBOX_COLUMNS = (
 
 
 class StateStore:
-    """Runs, events and outbox over one SQLite connection (autocommit; explicit transactions)."""
+    """Runs, events and outbox over one SQLite connection (autocommit; explicit transactions).
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    ``marks`` picks whose runs, events and memory it reads and writes (the outbox is shared).
+    """
+
+    def __init__(self, conn: sqlite3.Connection, marks: Marks = LIVE) -> None:
         self.conn = conn
+        self.marks = marks
+        self._runs, self._events = marks.runs, marks.events
 
     # --- runs ---------------------------------------------------------------------------
 
     def run(self, session: date) -> Run | None:
         row = self.conn.execute(
             "SELECT session, status, attempts, started_at, finished_at, seconds, events, error "
-            "FROM runs WHERE session = ?",
+            f"FROM {self._runs} WHERE session = ?",
             (session.isoformat(),),
         ).fetchone()
         return _run(row) if row else None
@@ -103,21 +116,23 @@ class StateStore:
 
     def last_final(self) -> date | None:
         row = self.conn.execute(
-            "SELECT MAX(session) FROM runs WHERE status IN ('done', 'incomplete')"
+            f"SELECT MAX(session) FROM {self._runs} WHERE status IN ('done', 'incomplete')"
         ).fetchone()
         return date.fromisoformat(row[0]) if row and row[0] else None
 
     def first_unsettled(self) -> date | None:
         """Return the oldest session tried but not settled (waiting or failed), if any."""
         row = self.conn.execute(
-            "SELECT MIN(session) FROM runs WHERE status NOT IN ('done', 'incomplete', 'skipped')"
+            f"SELECT MIN(session) FROM {self._runs} "
+            "WHERE status NOT IN ('done', 'incomplete', 'skipped')"
         ).fetchone()
         return date.fromisoformat(row[0]) if row and row[0] else None
 
     def recent_runs(self, limit: int = 5) -> list[Run]:
         rows = self.conn.execute(
             "SELECT session, status, attempts, started_at, finished_at, seconds, events, error "
-            "FROM runs ORDER BY COALESCE(finished_at, started_at) DESC, session DESC LIMIT ?",
+            f"FROM {self._runs} "
+            "ORDER BY COALESCE(finished_at, started_at) DESC, session DESC LIMIT ?",
             (limit,),
         ).fetchall()
         return [_run(r) for r in rows]
@@ -125,7 +140,8 @@ class StateStore:
     def start(self, session: date, now: datetime | None = None) -> int:
         """Record an attempt at ``session`` made at ``now`` (the job's clock); return its number."""
         self.conn.execute(
-            "INSERT INTO runs (session, status, attempts, started_at) VALUES (?, 'running', 1, ?) "
+            f"INSERT INTO {self._runs} (session, status, attempts, started_at) "
+            "VALUES (?, 'running', 1, ?) "
             "ON CONFLICT (session) DO UPDATE SET status = 'running', "
             "attempts = attempts + 1, started_at = excluded.started_at, error = NULL",
             (session.isoformat(), now.isoformat(timespec="milliseconds") if now else _now()),
@@ -137,11 +153,11 @@ class StateStore:
         """Return when ``session`` began its late tries; ``now`` starts them if not yet begun."""
         if now is not None:
             self.conn.execute(
-                "UPDATE runs SET late_since = COALESCE(late_since, ?) WHERE session = ?",
+                f"UPDATE {self._runs} SET late_since = COALESCE(late_since, ?) WHERE session = ?",
                 (now.isoformat(), session.isoformat()),
             )
         row = self.conn.execute(
-            "SELECT late_since FROM runs WHERE session = ?", (session.isoformat(),)
+            f"SELECT late_since FROM {self._runs} WHERE session = ?", (session.isoformat(),)
         ).fetchone()
         return datetime.fromisoformat(row[0]) if row and row[0] else None
 
@@ -149,7 +165,8 @@ class StateStore:
         self, session: date, status: str, error: str | None = None, seconds: float | None = None
     ) -> None:
         self.conn.execute(
-            "UPDATE runs SET status = ?, error = ?, finished_at = ?, seconds = ? WHERE session = ?",
+            f"UPDATE {self._runs} SET status = ?, error = ?, finished_at = ?, seconds = ? "
+            "WHERE session = ?",
             (status, error, _now(), seconds, session.isoformat()),
         )
 
@@ -168,9 +185,9 @@ class StateStore:
         """
         day = session.isoformat()
         with transaction(self.conn):
-            self.conn.execute("DELETE FROM events WHERE session = ?", (day,))
+            self.conn.execute(f"DELETE FROM {self._events} WHERE session = ?", (day,))
             self.conn.executemany(
-                "INSERT INTO events (session, position, kind, severity, payload) "
+                f"INSERT INTO {self._events} (session, position, kind, severity, payload) "
                 "VALUES (?, ?, ?, ?, ?)",
                 [
                     (day, i, str(e["kind"]), str(e["severity"]), json.dumps(e))
@@ -180,7 +197,7 @@ class StateStore:
             for key, kind, parts in messages:
                 self._enqueue(key, session, kind, parts, chats)
             self.conn.execute(
-                "UPDATE runs SET status = ?, events = ?, finished_at = ?, seconds = ?, "
+                f"UPDATE {self._runs} SET status = ?, events = ?, finished_at = ?, seconds = ?, "
                 "error = NULL WHERE session = ?",
                 (status, len(events), _now(), seconds, day),
             )
@@ -197,11 +214,18 @@ class StateStore:
     ) -> None:
         legacy = legacy_key(key)
         targets = [c for c in chats if legacy is None or not self._queued(legacy, c)]
+        # Only the exactly-once key may conflict: "OR IGNORE" would also swallow a NOT NULL or
+        # CHECK failure (a file of another schema) and drop the alert without a word.
         self.conn.executemany(
-            "INSERT OR IGNORE INTO outbox (key, session, chat_id, kind, parts, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO outbox (key, session, chat_id, kind, parts, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key, chat_id) DO NOTHING",
             [(key, session.isoformat(), c, kind, json.dumps(parts), _now()) for c in targets],
         )
+        missing = [c for c in targets if not self._queued(key, c)]
+        if missing:  # a trigger or a foreign schema dropped it: the caller's transaction rolls back
+            raise StateFileError(
+                f"the outbox did not take {key!r} for chat(s) {', '.join(map(str, missing))}"
+            )
 
     def _queued(self, key: str, chat: int) -> bool:
         row = self.conn.execute(
@@ -213,14 +237,15 @@ class StateStore:
 
     def events_of(self, session: date) -> list[dict[str, object]]:
         rows = self.conn.execute(
-            "SELECT payload FROM events WHERE session = ? ORDER BY position",
+            f"SELECT payload FROM {self._events} WHERE session = ? ORDER BY position",
             (session.isoformat(),),
         ).fetchall()
         return [json.loads(r[0]) for r in rows]
 
     def last_alert(self) -> tuple[date, dict[str, object]] | None:
         row = self.conn.execute(
-            "SELECT session, payload FROM events ORDER BY session DESC, position DESC LIMIT 1"
+            f"SELECT session, payload FROM {self._events} "
+            "ORDER BY session DESC, position DESC LIMIT 1"
         ).fetchone()
         return (date.fromisoformat(row[0]), json.loads(row[1])) if row else None
 
@@ -329,14 +354,16 @@ class StateStore:
     # --- small key/value memory ---------------------------------------------------------
 
     def get(self, name: str) -> str | None:
-        row = self.conn.execute("SELECT value FROM daemon_meta WHERE name = ?", (name,)).fetchone()
+        row = self.conn.execute(
+            "SELECT value FROM daemon_meta WHERE name = ?", (self.marks.meta + name,)
+        ).fetchone()
         return str(row[0]) if row else None
 
     def put(self, name: str, value: str) -> None:
         self.conn.execute(
             "INSERT INTO daemon_meta (name, value) VALUES (?, ?) "
             "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-            (name, value),
+            (self.marks.meta + name, value),
         )
 
 

@@ -10,6 +10,15 @@ never an edit. Anything else gets nothing: it is logged with its chat id, and wi
 ``telegram.reveal_chat_id = true`` a /start is answered with the chat's id to ease set-up.
 Handlers (``bot.telegram.commands``) stay thin: parse arguments, call ``BotService`` off the
 event loop, format, reply.
+
+Fairness: a command is not run by PTB's update handling but queued for its chat
+(``bot.telegram.queues``): each chat's commands run in order, one at a time, beside other
+chats', so a chat that floods the bot delays only itself, and its 11th waiting command gets
+"busy". Arguments longer than ``MAX_ARGUMENT`` characters, or more than ``MAX_ARGUMENTS`` of
+them, are refused before any work, quoting only a short prefix.
+
+Polling: a failing getUpdates is logged once per outage and once when it recovers
+(``bot.telegram.polling``); its tracebacks only at DEBUG.
 """
 
 from __future__ import annotations
@@ -34,12 +43,22 @@ from telegram.ext import (
 )
 
 from bot.config import Config
+from bot.config.load import check_token
 from bot.errors import BotError, NotifyError, UserError
 from bot.notify.notifiers import Timeouts, protect_secret, redact
 from bot.notify.telegram import RATE_LIMIT_RETRIES, send_part
 from bot.render import replies
 from bot.render.messages import compose
-from bot.telegram.commands import COMMANDS, BadArguments, Command, Reply, help_rows
+from bot.telegram.commands import (
+    COMMANDS,
+    BadArguments,
+    Command,
+    Reply,
+    check_arguments,
+    help_rows,
+)
+from bot.telegram.polling import Outage, WatchedRequest
+from bot.telegram.queues import Admission, ChatQueues
 
 if TYPE_CHECKING:
     from bot.telegram.service import BotService
@@ -47,7 +66,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 App = Application[Any, Any, Any, Any, Any, Any]
-CONCURRENT_UPDATES = 8  # a slow /chart must not hold up /status from another chat
+# Handling an update only queues its command, but a "busy" or set-up reply is sent inline:
+# a slow send must not hold up the updates behind it.
+CONCURRENT_UPDATES = 8
+BUSY = "Busy: {waiting} commands from this chat are still waiting. Try again in a minute."
 
 __all__ = [
     "COMMANDS",
@@ -69,9 +91,20 @@ Callback = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, Non
 
 
 def build_application(config: Config, token: str, service: BotService) -> App:
-    """Return the command bot, ready for ``serve`` or ``running``."""
+    """Return the command bot, ready for ``serve`` or ``running``.
+
+    Raises:
+        UserError: the token cannot be a bot token (it is never shown).
+    """
+    check_token(token, config.telegram.token_env)
     protect_secret(token)
     t = Timeouts()
+    queues, outage = ChatQueues(), Outage()
+
+    async def stop_queues(app: App) -> None:
+        service.stop()  # a running /backtest would hold the shutdown for minutes
+        await queues.close()
+
     app: App = (
         ApplicationBuilder()
         .token(token)
@@ -83,14 +116,16 @@ def build_application(config: Config, token: str, service: BotService) -> App:
         .write_timeout(t.write)
         .media_write_timeout(t.media_write)
         .pool_timeout(t.pool)
+        .get_updates_request(WatchedRequest(outage, connection_pool_size=1))
         .post_init(publish_commands)
+        .post_stop(stop_queues)
         .build()
     )
     allowed: filters.BaseFilter = filters.Chat(chat_id=config.telegram.chat_ids)
     if config.telegram.allowed_user_ids:
         allowed = allowed & filters.User(user_id=config.telegram.allowed_user_ids)
     for command in COMMANDS:
-        callback = _dispatcher(command, service)
+        callback = _dispatcher(command, service, queues)
         app.add_handler(
             CommandHandler(command.name, callback, allowed & filters.UpdateType.MESSAGE)
         )
@@ -108,22 +143,44 @@ async def publish_commands(app: App) -> None:
         log.warning("could not set the command menu: %s", exc)
 
 
-def _dispatcher(command: Command, service: BotService) -> Callback:
-    usage = f"/{command.name} {command.usage}".strip()
-
+def _dispatcher(command: Command, service: BotService, queues: ChatQueues) -> Callback:
     async def dispatch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         chat = update.effective_chat
         if chat is None:
             return
-        try:
-            reply = await command.handler(service, chat.id, list(context.args or []))
-        except BadArguments as exc:
-            reply = Reply(replies.render_problem(str(exc), usage))
-        except BotError as exc:  # bad input data or a source down: say so, briefly
-            reply = Reply(replies.render_problem(str(exc)))
-        await send_reply(context.bot, chat.id, reply)
+        args, bot = list(context.args or []), context.bot
+        # Queued before any await: the chat's commands keep the order they arrived in.
+        admitted = queues.submit(chat.id, lambda: _answer(command, service, bot, chat.id, args))
+        if admitted is Admission.BUSY:
+            text = BUSY.format(waiting=queues.waiting(chat.id))
+            await _send_or_log(bot, chat.id, Reply(replies.render_problem(text)))
 
     return dispatch
+
+
+async def _answer(
+    command: Command, service: BotService, bot: Any, chat_id: int, args: list[str]
+) -> None:
+    """Run one command and send its reply: the job a chat's queue runs."""
+    usage = f"/{command.name} {command.usage}".strip()
+    try:
+        check_arguments(args)
+        reply = await command.handler(service, chat_id, args)
+    except BadArguments as exc:
+        reply = Reply(replies.render_problem(str(exc), usage))
+    except BotError as exc:  # bad input data or a source down: say so, briefly
+        reply = Reply(replies.render_problem(str(exc)))
+    except Exception:  # a bug: the details go to the log, the chat hears it failed
+        log.exception("/%s in chat %s failed", command.name, chat_id)
+        reply = Reply(replies.render_problem(replies.SORRY))
+    await _send_or_log(bot, chat_id, reply)
+
+
+async def _send_or_log(bot: Any, chat_id: int, reply: Reply) -> None:
+    try:
+        await send_reply(bot, chat_id, reply)
+    except TelegramError as exc:
+        log.warning("could not reply to chat %s: %s", chat_id, redact(str(exc)))
 
 
 async def send_reply(bot: Any, chat_id: int, reply: Reply) -> None:
@@ -154,6 +211,10 @@ def _on_error(
     config: Config,
 ) -> Callable[[object, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]:
     async def report(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if update is None and context.job is None and isinstance(context.error, TelegramError):
+            # getUpdates failed: WatchedRequest logged the outage once, so only DEBUG here.
+            log.debug("polling error", exc_info=context.error)
+            return
         log.error("handling an update failed", exc_info=context.error)
         chat = update.effective_chat if isinstance(update, Update) else None
         if chat is None or chat.id not in config.telegram.chat_ids:
@@ -183,10 +244,16 @@ async def running(app: App, poll_timeout: int = 1) -> AsyncIterator[App]:
     await publish_commands(app)
     await app.start()
     assert app.updater is not None  # built with the default updater
-    await app.updater.start_polling(poll_interval=0.0, timeout=poll_timeout)
+
+    def failed(exc: TelegramError) -> None:  # what run_polling does: to the error handler
+        app.create_task(app.process_error(error=exc, update=None))
+
+    await app.updater.start_polling(poll_interval=0.0, timeout=poll_timeout, error_callback=failed)
     try:
         yield app
     finally:
         await app.updater.stop()
         await app.stop()
+        if app.post_stop is not None:  # run_polling calls it; so must we
+            await app.post_stop(app)
         await app.shutdown()

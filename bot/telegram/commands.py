@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 CHART_SESSIONS = (20, 250, 5000)  # smallest, default, largest /chart window in sessions
 MUTE_DAYS = (1, 1, 365)
 ECHO = 40  # characters of a bad argument quoted back
+MAX_ARGUMENT = 200  # characters: no command takes a longer word (a backtest key=value is short)
+MAX_ARGUMENTS = 20
 LISTED_PAIRS = 20  # watched pairs named in a refusal (/baskets lists them all)
 
 
@@ -64,6 +66,19 @@ class Command:
 def shown(text: str) -> str:
     """Return an argument quoted for a reply: at most ``ECHO`` characters of it."""
     return repr(text[:ECHO] + ("…" if len(text) > ECHO else ""))
+
+
+def check_arguments(args: Sequence[str]) -> None:
+    """Refuse arguments no command could use before any work starts: too many, or one too
+    long (pasted text), quoting a short prefix only."""
+    if len(args) > MAX_ARGUMENTS:
+        raise BadArguments(f"too many arguments: {len(args)} (no command takes {MAX_ARGUMENTS})")
+    for arg in args:
+        if len(arg) > MAX_ARGUMENT:
+            raise BadArguments(
+                f"argument too long: {shown(arg)} has {len(arg)} characters "
+                f"(at most {MAX_ARGUMENT})"
+            )
 
 
 def is_pair(text: str) -> bool:
@@ -191,8 +206,9 @@ async def _backtest(service: BotService, chat_id: int, args: list[str]) -> Reply
     if not args:
         raise BadArguments("name a strategy")
     name, params = args[0], args[1:]
-    bad = [p for p in params if not re.fullmatch(r"[A-Za-z_]\w*=\S+", p)]
-    if bad or not re.fullmatch(r"[A-Za-z_][\w-]*", name):
+    # The backtest's own errors quote a name, key or value whole: keep each within ECHO.
+    bad = [p for p in params if not (p.startswith("pair=") or re.fullmatch(BACKTEST_PARAM, p))]
+    if bad or not re.fullmatch(BACKTEST_NAME, name):
         raise BadArguments(f"cannot read {shown(' '.join(bad) or name)}: want {BACKTEST_USAGE}")
     params = _with_pair(service.config, params)
     return Reply(replies.render_backtest(await asyncio.to_thread(service.backtest, name, params)))
@@ -219,6 +235,8 @@ async def _unmute(service: BotService, chat_id: int, args: list[str]) -> Reply:
 
 
 BACKTEST_USAGE = "STRATEGY [pair=A/B] [key=value ...]"
+BACKTEST_NAME = rf"[A-Za-z_][\w-]{{0,{ECHO - 1}}}"
+BACKTEST_PARAM = rf"[A-Za-z_]\w{{0,{ECHO - 1}}}=\S{{1,{ECHO}}}"
 
 COMMANDS: tuple[Command, ...] = (
     Command("start", _start, "what this bot does"),

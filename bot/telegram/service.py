@@ -13,6 +13,7 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from datetime import UTC, date, datetime, timedelta
@@ -48,6 +49,8 @@ class BotService:
         self.config = config
         self.clock: Callable[[], datetime] = clock or partial(datetime.now, UTC)
         self.tz = ZoneInfo(config.schedule.timezone)
+        self._children: set[subprocess.Popen[str]] = set()  # backtests running now
+        self._children_lock = threading.Lock()
 
     @contextmanager
     def _db(self) -> Iterator[MuteStore]:
@@ -103,29 +106,45 @@ class BotService:
         """
         options = [x for p in params for x in _backtest_option(p)]
         argv = [*self._global_options(), "backtest", "--strategy", strategy, *options]
-        env = {k: v for k, v in os.environ.items() if k != self.config.telegram.token_env}
+        code, stdout, stderr = self._child([sys.executable, "-m", "bot", *argv, "--format", "json"])
+        if code == 2:
+            raise UsageError(_last_line(stderr))
+        if code != 0:
+            raise StrategyError(f"the backtest failed: {_last_line(stderr)}")
         try:
-            done = subprocess.run(
-                [sys.executable, "-m", "bot", *argv, "--format", "json"],
-                capture_output=True,
-                text=True,
-                timeout=BACKTEST_TIMEOUT,
-                env=env,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            raise StrategyError(f"the backtest took longer than {BACKTEST_TIMEOUT:.0f} s") from None
-        if done.returncode == 2:
-            raise UsageError(_last_line(done.stderr))
-        if done.returncode != 0:
-            raise StrategyError(f"the backtest failed: {_last_line(done.stderr)}")
-        try:
-            result = json.loads(done.stdout)
+            result = json.loads(stdout)
         except ValueError:
             raise StrategyError("the backtest printed no JSON result") from None
         if not isinstance(result, dict):
             raise StrategyError("the backtest printed an unexpected result")
         return result
+
+    def _child(self, argv: list[str]) -> tuple[int, str, str]:
+        """Run ``argv`` to its end (or ``BACKTEST_TIMEOUT``); return code, stdout, stderr."""
+        env = {k: v for k, v in os.environ.items() if k != self.config.telegram.token_env}
+        proc = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        )
+        with self._children_lock:
+            self._children.add(proc)
+        try:
+            stdout, stderr = proc.communicate(timeout=BACKTEST_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            raise StrategyError(f"the backtest took longer than {BACKTEST_TIMEOUT:.0f} s") from None
+        finally:
+            with self._children_lock:
+                self._children.discard(proc)
+        if proc.returncode < 0:
+            raise StrategyError("the backtest was stopped: the bot is shutting down")
+        return proc.returncode, stdout, stderr
+
+    def stop(self) -> None:
+        """Kill the backtests still running: the bot is stopping and nobody waits for them."""
+        with self._children_lock:
+            for proc in self._children:
+                proc.kill()
 
     def _global_options(self) -> list[str]:
         options = []

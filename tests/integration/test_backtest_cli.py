@@ -107,7 +107,8 @@ def test_backtest_text_and_spread_mode(
         "2020-09-01",
     )
     assert code == 0
-    assert out.startswith("rs_trend (window=100, band=0.02, confirm=3) 2020-09-01 ..")
+    head = "rs_trend (window=100, band=0.02, band_vol=0.75, confirm=3) 2020-09-01 .."
+    assert out.startswith(head)
     assert out.splitlines()[0].endswith(" on chips/platforms")
     assert "long/short spread" in out and "Sharpe" in out and "50_50_rebalanced" in out
 
@@ -162,7 +163,7 @@ def test_sweep_with_walk_forward(capsys: pytest.CaptureFixture[str], world: list
         "json",
     )
     assert code == 0
-    assert "6/6 combinations" in err  # the progress bar, on stderr
+    assert "Traceback" not in err  # a bar shows on stderr only if the sweep takes a while
     payload = json.loads(out)
     assert payload["combinations"] == 6 and len(payload["results"]) == 6
     sharpes = [r["metrics"]["sharpe"] for r in payload["results"]]
@@ -382,6 +383,38 @@ def test_real_backtest_and_sweep(capsys: pytest.CaptureFixture[str], real_prices
     assert code == 0
     walk = json.loads(out)["walk_forward"]
     assert walk["end"] == "2025-12-31" and len(walk["folds"]) >= 10
+
+
+def test_a_grid_over_the_limit_is_refused_before_any_work(
+    capsys: pytest.CaptureFixture[str], world: list[str]
+) -> None:
+    grid = ["--grid", "lookback=5,10,21,42,63", "--grid", "rebalance=1,2,5,10,21"]
+    code, _, err = run(capsys, *world, "sweep", "--strategy", "rs_momentum", *grid,
+                       "--max-combinations", "24")  # fmt: skip
+    assert code == 2 and err.count("\n") == 1
+    assert "25 combinations" in err and "--max-combinations 24" in err and "--cluster" in err
+    code, out, _ = run(capsys, *world, "sweep", "--strategy", "rs_momentum", *grid,
+                       "--max-combinations", "25", "--format", "json")  # fmt: skip
+    assert code == 0 and json.loads(out)["combinations"] == 25
+
+
+@pytest.mark.parametrize("address", ["foo", "tcp://host", "tcp://host:99999", "http://h:1"])
+def test_a_malformed_cluster_address_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], world: list[str], address: str
+) -> None:
+    code, _, err = run(capsys, *world, "sweep", "--strategy", "rs_momentum", "--grid",
+                       "lookback=5,10", "--cluster", address)  # fmt: skip
+    assert code == 2 and "not a scheduler address" in err
+
+
+def test_a_sweep_imports_neither_numba_nor_matplotlib_nor_dask(world: list[str]) -> None:
+    code = (
+        "import sys; from bot.cli.main import main; "
+        f"main({[*world, 'sweep', '--strategy', 'rs_momentum', '--grid', 'lookback=5,10']!r}); "
+        "print(sorted(m for m in ('numba', 'matplotlib', 'distributed') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stderr
 
 
 def test_help_lists_rank_choices_without_importing_numpy() -> None:

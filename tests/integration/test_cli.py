@@ -104,6 +104,8 @@ def test_replay_json_lines(
             "summary",
             "drivers",
             "evidence",
+            "reverses",
+            "track_record",
         }
     assert rows[-1]["date"] == "2021-02-24" and rows[-1]["kind"] == "shock"
     assert {r["pair"] for r in rows} == {"chips/platforms"}
@@ -133,7 +135,7 @@ def test_signal_json_covers_every_pair_and_basket(
     assert state["pair"] == "chips/platforms"  # the first pair keeps the top level
     assert [p["pair"] for p in state["pairs"]] == ["chips/platforms", "platforms/mixed"]
     # Each pair object has the shape of the top level (minus the two lists of everything).
-    assert set(state["pairs"][0]) == set(state) - {"pairs", "baskets"}
+    assert set(state["pairs"][0]) == set(state) - {"pairs", "baskets", "data_age"}
     assert state["pairs"][0]["trend"] == state["trend"]
     assert set(state["baskets"]) == {"chips", "platforms", "mixed"}
     assert set(state["baskets"]["mixed"]) == {"rs_ratio", "rs_momentum", "quadrant"}
@@ -246,7 +248,8 @@ def test_prices_update_and_show_through_the_cache(
         capsys, "--config", str(config), "--prices-dir", str(folder), "prices", "update"
     )
     assert code == 0 and "8 new" in out and "latest session: 2021-02-24" in out
-    assert (tmp_path / "rotabot.db").is_file()
+    assert not (tmp_path / "rotabot.db").exists()  # the state file is not left beside the config
+    assert (tmp_path / "xdg" / "xdg_state_home" / "rotabot" / "rotabot.db").is_file()
     code, out, _ = run(
         capsys, "--config", str(config), "--prices-dir", str(folder), "prices", "update"
     )
@@ -307,3 +310,15 @@ def test_real_data_signal_on_deepseek_day(
     shock = next(e for e in state["events"] if e["kind"] == "shock")
     assert (shock["from"], shock["to"], shock["severity"]) == ("chips", "platforms", "severe")
     assert np.isclose(state["ratio"], state["ratio"])
+
+
+def test_global_options_work_after_the_command_too(
+    capsys: pytest.CaptureFixture[str], csv_world: tuple[Path, Path]
+) -> None:
+    folder, config = csv_world
+    before = run(capsys, "--config", str(config), "--prices-dir", str(folder), "signal")
+    after = run(capsys, "signal", "--config", str(config), "--prices-dir", str(folder))
+    assert before[0] == after[0] == 0 and before[1] == after[1]
+    # left out after the command, an option keeps its value from before it
+    mixed = run(capsys, "--config", str(config), "signal", "--prices-dir", str(folder))
+    assert mixed[1] == before[1]

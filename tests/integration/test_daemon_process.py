@@ -5,17 +5,23 @@ The process talks through the real python-telegram-bot client to the fake Bot AP
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from bot.cli.daemon import live_prices, make_daemon
 from bot.cli.main import main
+from bot.config import load_config
+from bot.daemon.job import Outcome
+from bot.data.runtimes import Runtimes
 from tests.fake_telegram import TOKEN, FakeTelegram, Slow, config_text, market_closes, write_market
 
 pytestmark = pytest.mark.integration
@@ -118,7 +124,9 @@ def test_sigkill_between_outbox_and_confirmation_sends_once(
     code = main(["--config", str(setup), "--offline", "status"])
     text = capsys.readouterr().out
     assert code == 0
-    assert f"last run: session {SHOCK_DAY} done" in text
+    # A rehearsal's runs are its own: the live daemon has not run yet.
+    assert "last run: none yet" in text
+    assert f"last rehearsal: session {SHOCK_DAY} done" in text
     assert "1 sent, 1 unconfirmed" in text
 
 
@@ -198,3 +206,61 @@ def test_live_daemon_answers_commands_and_schedules_the_job(
     assert "rotabot status" in status and "Next run" in status
     assert "next wake-up at" in err  # the JobQueue ran the first tick and scheduled the next
     assert TOKEN not in err
+
+
+# --- rehearsals that cannot touch the live schedule ---------------------------------------
+
+
+def rehearsal(config: Path, start: object, end: object) -> list[str]:
+    return ["--config", str(config), "daemon", "--simulate-from", str(start), "--simulate-to",
+            str(end)]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "expected"),
+    [
+        # A typo year: once, this marked every session up to 2027 as settled.
+        ("2024-08-01", "2099-12-31", "--simulate-to 2099-12-31 is after the last closed session"),
+        (
+            "2024-08-01",
+            "2024-12-31",
+            f"--simulate-to 2024-12-31 is past the end of the data: the last session with "
+            f"prices for every ticker is {SHOCK_DAY}",
+        ),
+        (
+            "2023-06-01",
+            "2024-01-31",
+            "--simulate-from 2023-06-01 is before the data: the first session with prices for "
+            "every ticker is 2024-01-02",
+        ),
+    ],
+    ids=["after-today", "past-the-data", "before-the-data"],
+)
+def test_a_rehearsal_outside_the_data_exits_2_and_writes_nothing(
+    setup: Path, capsys: pytest.CaptureFixture[str], start: str, end: str, expected: str
+) -> None:
+    code = main(rehearsal(setup, start, end))
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.splitlines()) == 1 and expected in err, err
+    assert not (setup.parent / "state").exists()  # no state file, no lock, no folder
+
+
+def test_after_a_rehearsal_the_live_daemon_still_evaluates_the_real_session(
+    setup: Path, fake: FakeTelegram, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ROTABOT_TELEGRAM_TOKEN", TOKEN)
+    assert main(rehearsal(setup, FIRST, SHOCK_DAY)) == 0
+    assert len(alerts(fake, 111)) == 1 and len(alerts(fake, 222)) == 1
+    # The live daemon starts on the same state file before the last session's run time
+    # (16:30 New York); the rehearsal settled that session for itself, not for the daemon.
+    config = load_config(setup)
+    daemon = make_daemon(config, TOKEN, live_prices(config))
+    run_at = Runtimes(config.schedule).run_at(SHOCK_DAY)
+    assert run_at == datetime(2024, 8, 12, 20, 30, tzinfo=UTC)
+    daemon.start(run_at - timedelta(hours=1))
+    asyncio.run(daemon.tick(run_at))
+    assert daemon.evaluations == [(SHOCK_DAY, Outcome.DONE)]
+    assert daemon.store.is_final(SHOCK_DAY)
+    # The outbox is shared: the alert the rehearsal sent is not sent again.
+    assert len(alerts(fake, 111)) == 1 and len(alerts(fake, 222)) == 1
+    daemon.close()

@@ -461,7 +461,8 @@ def test_a_pair_not_watched_gets_a_short_reply_naming_the_watched_ones(
         "/signal nosuch/pair",
         "/chart mixed/platforms 30",
         "/backtest rs_trend pair=nosuch/pair",  # refused before any backtest runs
-        "/signal 2024-08-12 " + "x/" * 200,
+        "/signal 2024-08-12 " + "x/" * 90,
+        "/signal 2024-08-12 " + "x/" * 2000,  # longer than any argument: refused unread
     ]
     answers = [[m.plain for m in ms] for ms in conversation(two_pairs, fake, lines)]
     assert answers[0] == [f"'nosuch/pair' is not a watched pair. {WATCHED}"]
@@ -471,6 +472,11 @@ def test_a_pair_not_watched_gets_a_short_reply_naming_the_watched_ones(
     assert answers[2] == answers[0]
     (long,) = answers[3]  # only a short prefix of the argument comes back
     assert long == f"'{'x/' * 20}…' is not a watched pair. {WATCHED}"
+    (longer,) = answers[4]
+    assert longer == (
+        f"argument too long: '{'x/' * 20}…' has 4000 characters (at most 200)\n"
+        "Usage: /signal [PAIR] [DATE]"
+    )
 
 
 # --- authorisation -----------------------------------------------------------------------

@@ -1,8 +1,12 @@
-"""YahooSource through the real yfinance library, against the fake Yahoo in tests/fake_yahoo.py."""
+"""YahooSource through the real yfinance library, against the fake Yahoo in tests/fake_yahoo.py;
+and against no Yahoo at all: a refused connection and a silent server, both on loopback."""
 
 from __future__ import annotations
 
+import logging
+import socket
 import sqlite3
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -11,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import requests
 
 # Imported here, not first inside a test: yfinance's import installs a warnings filter that
 # would otherwise take precedence over this module's filterwarnings mark for that test.
@@ -18,7 +23,8 @@ import yfinance  # noqa: F401
 
 from bot.core.panel import FIELDS
 from bot.data.cache import CachedSource
-from bot.data.yahoo import YahooSource
+from bot.data.yahoo import YahooRateLimited, YahooSource, YahooUnreachable
+from bot.data.yahoo_log import yfinance_log_summary
 from bot.errors import DataUnavailable
 from bot.store.db import connect
 from tests.fake_yahoo import FakeYahoo, make_bars
@@ -40,6 +46,7 @@ JANUARY = _sessions("2024-01-02", "2024-01-19")
 WINTER = _sessions("2024-01-02", "2024-02-29")
 CLOSES = {"AAA": 10.0, "BBB": 20.0, "CCC": 30.0}
 BACKOFF = 0.5
+RATE_BACKOFF = 7.0
 
 
 @dataclass
@@ -71,7 +78,12 @@ def sleeps(fake: FakeYahoo) -> Sleeps:
 @pytest.fixture
 def source(fake: FakeYahoo, sleeps: Sleeps, tmp_path: Path) -> YahooSource:
     return YahooSource(
-        tmp_path / "cache", session=fake.session(), backoff=BACKOFF, sleep=sleeps, timeout=5
+        tmp_path / "cache",
+        session=fake.session(),
+        backoff=BACKOFF,
+        rate_limit_backoff=RATE_BACKOFF,
+        sleep=sleeps,
+        timeout=5,
     )
 
 
@@ -91,8 +103,14 @@ def test_batched_fetch_returns_the_panel(
     panel = source.fetch(["CCC", "AAA", "BBB"], date(2024, 1, 3), date(2024, 1, 10))
 
     assert panel.tickers == ["CCC", "AAA", "BBB"]
-    expected_dates = ["2024-01-03", "2024-01-04", "2024-01-05", "2024-01-08", "2024-01-09",
-                      "2024-01-10"]
+    expected_dates = [
+        "2024-01-03",
+        "2024-01-04",
+        "2024-01-05",
+        "2024-01-08",
+        "2024-01-09",
+        "2024-01-10",
+    ]
     assert list(panel.dates) == [pd.Timestamp(d) for d in expected_dates]  # end is inclusive
     assert panel.dates.name == "date" and panel.dates.tz is None
     for ticker in ("AAA", "BBB", "CCC"):
@@ -116,7 +134,7 @@ def test_rate_limited_ticker_is_retried_alone(
 
     panel = source.fetch(["AAA", "BBB", "CCC"], date(2024, 1, 2), date(2024, 1, 19))
 
-    assert sleeps.delays == [BACKOFF]
+    assert sleeps.delays == [RATE_BACKOFF]  # a rate limit waits longer than other failures
     assert fake.chart_tickers(since=sleeps.marks[0]) == {"BBB"}
     assert any(r.is_history for r in fake.received[sleeps.marks[0] :])
     assert len(fake.history_requests("AAA")) == len(fake.history_requests("CCC")) == 1
@@ -176,7 +194,128 @@ def test_yfinance_exception_becomes_data_unavailable(
 
     assert caught.value.missing == ("AAA",)
     assert caught.value.__cause__ is not None
-    assert fake.received == []
+    assert fake.history_requests() == []  # only the reachability check went out
+
+
+def test_rate_limit_to_the_end_says_so_never_delisted(
+    source: YahooSource, fake: FakeYahoo, sleeps: Sleeps, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.rate_limit("BBB", 100)
+
+    with caplog.at_level(logging.WARNING), pytest.raises(YahooRateLimited) as caught:
+        source.fetch(["AAA", "BBB"], date(2024, 1, 2), date(2024, 1, 19))
+
+    assert caught.value.missing == ("BBB",)
+    assert "HTTP 429" in str(caught.value) and "--prices-dir DIR or --offline" in str(caught.value)
+    assert sleeps.delays == [RATE_BACKOFF, 2 * RATE_BACKOFF, 4 * RATE_BACKOFF]
+    said = caplog.text + str(caught.value)
+    assert "delisted" not in said
+    assert said.count("rate limiting") == 3  # one warning per wait, saying why it waits
+
+
+def test_connection_lost_mid_download_fails_at_once(
+    source: YahooSource, fake: FakeYahoo, sleeps: Sleeps
+) -> None:
+    for ticker in CLOSES:
+        fake.time_out(ticker, 100)
+
+    with pytest.raises(YahooUnreachable, match="no answer within 5 s") as caught:
+        source.fetch(list(CLOSES), date(2024, 1, 2), date(2024, 1, 19))
+
+    assert set(caught.value.missing) == set(CLOSES)
+    assert sleeps.delays == []  # no point waiting to ask a network that is gone
+
+
+def test_yfinance_log_records_stay_off_stderr(
+    source: YahooSource, fake: FakeYahoo, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO), pytest.raises(DataUnavailable):
+        source.fetch(["AAA", "NOPE"], date(2024, 1, 2), date(2024, 1, 19))
+
+    assert [r for r in caplog.records if r.name.startswith("yfinance")] == []
+
+
+@pytest.mark.parametrize(("succeeded", "level"), [(False, logging.WARNING), (True, logging.INFO)])
+def test_yfinance_records_become_one_summary_line(
+    caplog: pytest.LogCaptureFixture, succeeded: bool, level: int
+) -> None:
+    ours = logging.getLogger("bot.data.yahoo")
+    with caplog.at_level(logging.INFO), yfinance_log_summary(ours) as summary:
+        for ticker in ("AAA", "BBB", "CCC"):
+            logging.getLogger("yfinance").error("Failed to get ticker '%s' reason: gone", ticker)
+        summary.succeeded = succeeded
+
+    assert [(r.name, r.levelno) for r in caplog.records] == [("bot.data.yahoo", level)]
+    assert (
+        caplog.records[0]
+        .getMessage()
+        .startswith(
+            "yfinance reported 3 problem(s), the first: Failed to get ticker 'AAA' reason: gone"
+        )
+    )
+
+
+def test_yfinance_records_go_out_whole_at_debug(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.DEBUG), yfinance_log_summary(logging.getLogger("bot.data")):
+        logging.getLogger("yfinance").error("Failed to get ticker 'AAA' reason: gone")
+
+    assert [(r.name, r.getMessage()) for r in caplog.records] == [
+        ("yfinance", "Failed to get ticker 'AAA' reason: gone")
+    ]
+
+
+# -- Yahoo unreachable: real sockets on loopback, through a proxy setting -----------------------
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A port that accepts connections and never answers (a network that drops packets)."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(16)
+        yield int(server.getsockname()[1])
+
+
+def _through_proxy(port: int) -> requests.Session:
+    session = requests.Session()
+    session.trust_env = False  # only the proxy set here
+    session.proxies = {"https": f"http://127.0.0.1:{port}", "http": f"http://127.0.0.1:{port}"}
+    return session
+
+
+def test_refused_connection_fails_fast_and_creates_nothing(tmp_path: Path, sleeps: Sleeps) -> None:
+    source = YahooSource(tmp_path / "cache", session=_through_proxy(_closed_port()), sleep=sleeps)
+    started = time.monotonic()
+
+    with pytest.raises(YahooUnreachable) as caught:
+        source.fetch(["AAA", "BBB"], date(2024, 1, 2), date(2024, 1, 19))
+
+    assert time.monotonic() - started < 2
+    message = str(caught.value)
+    assert message.startswith("cannot reach Yahoo Finance: the proxy refused the connection;")
+    assert message.endswith("; check the network, or use --prices-dir DIR or --offline")
+    assert caught.value.missing == ("AAA", "BBB")
+    assert sleeps.delays == [] and not (tmp_path / "cache").exists()
+
+
+def test_silence_fails_after_the_probe_timeout(
+    tmp_path: Path, sleeps: Sleeps, silent_port: int
+) -> None:
+    source = YahooSource(
+        tmp_path / "cache", session=_through_proxy(silent_port), sleep=sleeps, probe_timeout=0.3
+    )
+    started = time.monotonic()
+
+    with pytest.raises(YahooUnreachable, match=r"Yahoo Finance: no answer within 0\.3 s"):
+        source.fetch(["AAA"], date(2024, 1, 2), date(2024, 1, 19))
+
+    assert time.monotonic() - started < 2
 
 
 # -- CachedSource over YahooSource --------------------------------------------------------------

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bot.backtest.codes import encode
 from bot.backtest.engine import (
     Fill,
     Moves,
@@ -21,7 +22,7 @@ from bot.backtest.engine import (
 from bot.backtest.market import basket_data, market_data, pair_data
 from bot.backtest.metrics import return_metrics
 from bot.backtest.study import event_study, forward_spreads
-from bot.backtest.sweep import fold_windows, sweep, walk_forward
+from bot.backtest.sweep import CodesFor, Engine, fold_windows, sweep, walk_forward, walk_windows
 from bot.core.market import build_market
 from bot.core.models import RotationEvent, Severity
 from bot.core.params import Basket, Pair, Universe
@@ -238,13 +239,18 @@ def grid_world() -> tuple[Moves, np.ndarray]:
     return Moves(sessions(600), returns), targets
 
 
-def test_sweep_equals_one_simulation_per_combination() -> None:
+def codes_of(targets: np.ndarray) -> CodesFor:
+    return lambda idx: encode(targets[:, list(idx)])
+
+
+@pytest.mark.parametrize("engine", ["numpy", "numba"])
+def test_sweep_equals_one_simulation_per_combination(engine: Engine) -> None:
     mv, targets = grid_world()
-    result = sweep(lambda idx: targets[:, list(idx)], 7, mv, (50, 600), Settings(), block=3)
+    result = sweep(codes_of(targets), 7, mv, (50, 600), Settings(), block=3, engine=engine)
     for j in range(7):
-        alone = simulate(targets[:, [j]], mv, 50, 600, Settings().rate)
-        np.testing.assert_array_equal(result.net[:, j], alone.net[:, 0])
-        assert result.metrics["trades"][j] == alone.trades[0]
+        alone = simulate(targets[:, [j]], mv, 50, 600, Settings().rate).metrics()
+        for key, value in alone.items():
+            np.testing.assert_allclose(result.metrics[key][j], value[0], rtol=1e-12)
     sharpe = result.metrics["sharpe"]
     assert sharpe[result.order("sharpe")[0]] == np.nanmax(sharpe)
 
@@ -252,22 +258,23 @@ def test_sweep_equals_one_simulation_per_combination() -> None:
 def test_walk_forward_picks_on_training_and_trades_the_test_windows() -> None:
     mv, targets = grid_world()
     settings = Settings()
-    result = sweep(lambda idx: targets[:, list(idx)], 7, mv, (50, 600), settings)
     windows = fold_windows((50, 600), 200, 100)
     assert windows[0] == ((50, 250), (250, 350)) and windows[-1] == ((350, 550), (550, 600))
-    walk = walk_forward(
-        lambda idx: targets[:, list(idx)], result, mv, windows, settings, "sharpe", 50
-    )
+    result = sweep(codes_of(targets), 7, mv, (50, 600), settings, windows=walk_windows(windows))
+    walk = walk_forward(lambda idx: targets[:, list(idx)], result, mv, windows, settings, "sharpe")
+    net = simulate(targets, mv, 50, 600, settings.rate).net
     stitched = np.zeros((600, 1, 3))
     for k, ((lo, hi), _) in enumerate(windows):
-        train_sharpe = return_metrics(result.net[lo - 50 : hi - 50])["sharpe"]
+        train_sharpe = return_metrics(net[lo - 50 : hi - 50])["sharpe"]
         assert walk.folds[k].best == int(np.argmax(train_sharpe))
         upto = windows[k + 1][0][1] - 1 if k + 1 < len(windows) else 600
         stitched[hi - 1 : upto, 0] = targets[hi - 1 : upto, walk.folds[k].best]
     expected = simulate(stitched, mv, 250, 600, settings.rate)
     np.testing.assert_array_equal(walk.net, expected.net[:, 0])
-    span_sharpe = return_metrics(result.net[200:])["sharpe"]
+    span_sharpe = return_metrics(net[200:])["sharpe"]
     assert walk.hindsight_best == int(np.argmax(span_sharpe))
+    with pytest.raises(ValueError, match="did not measure"):
+        result.best_in((60, 260), "sharpe")
 
 
 def test_fold_windows_need_room() -> None:
@@ -314,8 +321,12 @@ def test_event_study_groups_by_kind_and_severity() -> None:
     first = rows[0]
     moves_after = [a[i + 1] / a[i] - 1 for i in (2, 5, 9, 14)]
     assert first.count == 4 and first.mean == pytest.approx(np.mean(moves_after))
-    t = np.mean(moves_after) / (np.std(moves_after, ddof=1) / 2)
+    # Newey-West with h - 1 = 0 lags: the heteroskedasticity-robust t of the mean.
+    t = np.mean(moves_after) / (np.std(moves_after, ddof=0) / 2)
     assert first.t_stat == pytest.approx(t)
+    assert first.baseline is not None and 0 <= first.baseline.percentile <= 100
+    again = event_study(found, levels, (1, 5))[0]
+    assert again.baseline == first.baseline  # seeded: the same draws every time
     assert first.hit_rate == pytest.approx(np.mean(np.array(moves_after) > 0))
     regime = [r for r in rows if r.kind == "regime"]
     assert regime[0].count == 1 and regime[0].verdict == "too few"

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from bot.config import Config, load_config, parse_config, redacted_view, with_overrides
-from bot.errors import ConfigError
+from bot.config.load import check_token
+from bot.errors import ConfigError, UserError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,9 +24,10 @@ def problems_of(text: str) -> tuple[str, ...]:
 def test_example_file_equals_builtin_defaults() -> None:
     raw = tomllib.loads((ROOT / "config.example.toml").read_text())
     assert parse_config(raw) == Config()
-    # Loaded from disk, relative paths resolve against the file's folder.
+    # Loaded from disk, relative paths resolve against the file's folder; the state file's
+    # default is the user's state folder (the example leaves `path` commented out).
     example = load_config(ROOT / "config.example.toml")
-    assert example.state.path == ROOT / "rotabot.db"
+    assert example.state.path == Config().state.path
     assert example.data.csv_dir == ROOT / "prices"
 
 
@@ -47,6 +49,33 @@ def test_lookup_order_flag_then_env_then_cwd(tmp_path: Path) -> None:
     env = {"ROTABOT_CONFIG": str(env_file)}
     assert load_config(None, environ=env).benchmark.ticker == "QQQ"
     assert load_config(flag_file, environ=env).benchmark.ticker == "DIA"
+
+
+def test_lookup_ends_in_the_user_config_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    user_file = tmp_path / "xdg-config" / "rotabot" / "config.toml"
+    assert load_config(None, environ={}) == Config()  # no file anywhere: the defaults
+    user_file.parent.mkdir(parents=True)
+    user_file.write_text('[benchmark]\nticker = "QQQ"\n')
+    assert load_config(None, environ={}).source_file == user_file
+    (tmp_path / "config.toml").write_text('[benchmark]\nticker = "SPY"\n')
+    assert load_config(None, environ={}).benchmark.ticker == "SPY"  # ./config.toml first
+
+
+def test_state_file_defaults_to_the_xdg_state_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state-home"))
+    expected = tmp_path / "state-home" / "rotabot" / "rotabot.db"
+    assert Config().state.path == expected
+    path = tmp_path / "c.toml"
+    path.write_text('[benchmark]\nticker = "SPY"\n')  # a file that does not set state.path
+    assert load_config(path).state.path == expected
+    path.write_text('[state]\npath = "here.db"\n')
+    assert load_config(path).state.path == tmp_path / "here.db"
+    assert not (tmp_path / "state-home").exists()  # reading a config creates nothing
 
 
 def test_values_are_typed_and_paths_resolved(tmp_path: Path) -> None:
@@ -102,6 +131,27 @@ def test_values_are_typed_and_paths_resolved(tmp_path: Path) -> None:
         ("[schedule]\ntime = '25:00'\n", "schedule.time: must be a time like 16:30"),
         ("[schedule]\ncalendar = 'XNYZ'\n", "schedule.calendar: unknown exchange calendar"),
         ("[schedule]\ndeadline = '16:00'\n", "schedule.deadline: must be after schedule.time"),
+        (
+            "[schedule]\ntime = '09:00'\n",
+            "schedule.time: 09:00 America/New_York is before the 16:00 close of ",
+        ),
+        (  # fine after a 16:00 close, before an early one's 13:00 (the nearer close)
+            "[schedule]\ntime = '01:30'\n",
+            "schedule.time: 01:30 America/New_York is before the 13:00 close of ",
+        ),
+        (  # 20:00 UTC in summer, but 21:00 UTC = 02:30 IST in winter
+            "[schedule]\ntimezone = 'Asia/Kolkata'\ntime = '01:45'\ndeadline = '06:00'\n",
+            "schedule.time: 01:45 Asia/Kolkata is before the 02:30 close of ",
+        ),
+        (
+            "[telegram]\nchat_ids = [42, 18446744073709551616]\n",
+            "telegram.chat_ids[1]: 18446744073709551616 does not fit in 64 bits",
+        ),
+        ("[telegram]\nchat_ids = [0]\n", "telegram.chat_ids[0]: 0 is not a Telegram id"),
+        (
+            "[telegram]\nallowed_user_ids = [-9223372036854775809]\n",
+            "telegram.allowed_user_ids[0]: -9223372036854775809 does not fit in 64 bits",
+        ),
         ("[schedule]\ncatch_up = 'some'\n", "schedule.catch_up: must be one of"),
         ("[data]\nsource = 'yahooo'\n", "did you mean 'yahoo'?"),
         ("[data]\nhistory_start = '2010-13-01'\n", "data.history_start: must be a date"),
@@ -195,3 +245,49 @@ def test_watchlist_example_in_the_example_file_parses() -> None:
     assert len(config.baskets) == 7
     assert [p.key for p in config.pairs][:2] == ["chips/platforms", "gpu/hyperscalers"]
     assert len(config.pairs) == 8
+
+
+@pytest.mark.parametrize(
+    ("schedule", "runs"),
+    [
+        ({"time": "16:00"}, time(16, 0)),  # right at the close
+        ({"time": "00:30"}, time(0, 30)),  # after midnight, within 12 hours of every close
+        ({"timezone": "Asia/Kolkata", "time": "02:30", "deadline": "06:00"}, time(2, 30)),
+        ({"timezone": "Europe/London", "time": "22:00", "deadline": "23:30"}, time(22, 0)),
+        ({"timezone": "UTC", "time": "21:30", "deadline": "23:00"}, time(21, 30)),
+    ],
+)
+def test_a_run_time_after_every_close_is_accepted_in_any_zone(
+    schedule: dict[str, str], runs: time
+) -> None:
+    assert parse_config({"schedule": schedule}).schedule.time == runs
+
+
+def test_telegram_ids_at_the_64_bit_edges_are_accepted() -> None:
+    ids = [-(2**63), 2**63 - 1, -1001234567890]
+    assert parse_config({"telegram": {"chat_ids": ids}}).telegram.chat_ids == tuple(ids)
+
+
+@pytest.mark.parametrize(
+    ("token", "why"),
+    [
+        ("123456:ABC-def\nghi", "contains whitespace"),
+        ("123456: ABCdef", "contains whitespace"),
+        ("ABCDEF", "not digits, a colon"),
+        ("123456:", "not digits, a colon"),
+        ("12a:ABCdef", "not digits, a colon"),
+        ("123456:ABC/def", "not digits, a colon"),
+    ],
+)
+def test_a_token_of_the_wrong_shape_is_refused_without_showing_it(token: str, why: str) -> None:
+    with pytest.raises(UserError) as info:
+        check_token(token, "MY_TOKEN")
+    message = str(info.value)
+    assert message.startswith("$MY_TOKEN does not hold a Telegram bot token") and why in message
+    assert "\n" not in message
+    for piece in ("123456", "ABC", "def", "ghi"):
+        assert piece not in message
+
+
+def test_a_token_of_the_right_shape_passes() -> None:
+    check_token("123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw_-", "ROTABOT_TELEGRAM_TOKEN")

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import date
+import re
+from collections.abc import Callable
+from datetime import date, datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from bot.data.csv_source import CsvSource
+from bot.data.csv_source import (
+    CHECKS,
+    CsvSource,
+    PriceRows,
+    careful_rows,
+    check_order,
+    check_positive,
+    fast_rows,
+    read_price_csv,
+)
 from bot.errors import DataError
 
 HEADER = "date,open,high,low,close,adj_close,volume\n"
@@ -79,3 +92,97 @@ def test_reads_the_real_files(real_prices: Path) -> None:
     assert r.abs().max() < 0.3
     assert panel.adj_close["SNDK"].first_valid_index().date() == date(2025, 2, 13)
     assert panel.dates[-1].date() == date(2025, 12, 31)
+
+
+# -- the two parsers agree ------------------------------------------------------------------
+
+# Mostly plain cells (one in ten odd), so that many files reach the fast parser's end.
+PLAIN = st.floats(min_value=1e-6, max_value=1e6).map(repr) | st.integers(0, 10**7).map(str)
+ODD = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.integers().map(str),
+    st.sampled_from(["", " ", "nan", "inf", "-0", "+5", " 12.5 ", "1e-400", "1_000", ".5", "5."]),
+)
+CELLS = st.integers(0, 9).flatmap(lambda k: ODD if k == 0 else st.just("") if k == 1 else PLAIN)
+ODD_DAYS = st.sampled_from(["2024-1-2", " 2024-01-02 ", "2024-02-30", "0001-01-01", "20240102", ""])
+DAYS = st.integers(0, 9).flatmap(lambda k: ODD_DAYS if k == 0 else st.dates().map(date.isoformat))
+
+
+@st.composite
+def plain_files(draw: st.DrawFn) -> bytes:
+    """Files a careless export could write: shuffled columns, odd cells, CRLF, blank lines."""
+    header = draw(st.permutations(["date", "open", "close", "adj_close", "volume", "note"]))
+    rows = []
+    for _ in range(draw(st.integers(min_value=0, max_value=6))):
+        cells = [draw(DAYS) if c == "date" else draw(CELLS) for c in header]
+        rows.append(",".join(cells))
+        if draw(st.integers(0, 19)) == 0:
+            rows.append("")
+    end = draw(st.sampled_from(["\n", "\r\n"]))
+    case = draw(st.sampled_from([str.lower, str.upper, str.title]))
+    text = end.join([",".join(case(c) for c in header), *rows]) + draw(st.sampled_from(["", end]))
+    return text.encode()
+
+
+def outcome(parse: Callable[[], PriceRows]) -> tuple[str, object, object]:
+    try:
+        rows = parse()
+    except DataError as exc:
+        return ("error", str(exc), None)
+    # NaN compares unequal to itself: show unknown cells as None (and -0.0 equals 0.0).
+    values = [[None if np.isnan(v) else v for v in row] for row in rows.values.tolist()]
+    return ("rows", rows.dates.tolist(), values)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=plain_files())
+def test_the_fast_parser_reads_what_the_careful_one_reads_or_declines(
+    tmp_path: Path, data: bytes
+) -> None:
+    path = tmp_path / "T.csv"
+    path.write_bytes(data)
+    fast = fast_rows(data)
+    if fast is not None:  # accepted: exactly the careful parser's rows
+        assert outcome(lambda: fast) == outcome(lambda: careful_rows(data, path))
+
+
+def test_real_files_take_the_fast_path_and_match_the_careful_one(real_prices: Path) -> None:
+    for path in sorted(real_prices.glob("*.csv"))[:6]:
+        data = path.read_bytes()
+        fast = fast_rows(data)
+        assert fast is not None, path
+        assert outcome(lambda: fast) == outcome(lambda: careful_rows(data, path))  # noqa: B023
+
+
+@pytest.mark.parametrize(
+    ("body", "what"),
+    [
+        ("", ":1: empty file"),
+        ('date,adj_close\n"2024-01-02",1\n2024-01-02,2\n', ":3: duplicate date"),
+        ("date,adj_close\r\n2024-01-02,1\r\n\r\n2024-01-01,2\r\n", ":3: dates not sorted"),
+        ("date,adj_close\n2024-01-02,nan\n", ":2: column adj_close: not a finite number 'nan'"),
+        ("date,adj_close\n2024-01-02,1\n2024-01-03,1e999\n", ":3: column adj_close"),
+        ("date,adj_close\n2024-01-02,0\n", ":2: adj_close must be positive"),
+    ],
+)
+def test_files_the_fast_parser_declines_are_still_checked_by_line(
+    tmp_path: Path, body: str, what: str
+) -> None:
+    path = tmp_path / "BAD.csv"
+    path.write_text(body)
+    with pytest.raises(DataError, match=re.escape(f"{path}{what}")):
+        CsvSource(tmp_path).fetch(["BAD"], date(2000, 1, 1))
+
+
+def test_rows_before_the_start_are_cut_but_still_checked(tmp_path: Path) -> None:
+    write(tmp_path, "OLD", "1999-01-04,,,,,1,\n1999-01-04,,,,,1,\n2024-01-02,,,,,2,\n")
+    with pytest.raises(DataError, match=r"OLD\.csv:3: duplicate date 1999-01-04"):
+        CsvSource(tmp_path).fetch(["OLD"], date(2020, 1, 1))
+    write(tmp_path, "NEW", "1999-01-04,,,,,1,\n2024-01-02,,,,,2,\n")
+    rows = read_price_csv(tmp_path / "NEW.csv", date(2020, 1, 1))
+    assert rows.dates.tolist() == [datetime(2024, 1, 2)] and rows.values[0, 4] == 2.0
+
+
+def test_a_new_check_is_one_function_in_checks() -> None:
+    assert check_order in CHECKS and check_positive in CHECKS

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from contextlib import closing
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -12,12 +13,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bot.config import Config, StateConfig, TelegramConfig
+from bot.config import Config, StateConfig, TelegramConfig, parse_config
 from bot.core.panel import PricePanel
 from bot.daemon.job import Outcome
 from bot.daemon.scheduler import Daemon
 from bot.data.calendar import sessions as nyse_sessions
+from bot.data.runtimes import Runtimes
 from bot.errors import DataUnavailable
+from bot.notify.status import collect_status, render_status
 from bot.store.db import connect
 from bot.store.state import StateStore
 from tests.fakes import RecordingNotifier
@@ -94,7 +97,8 @@ def test_a_month_with_a_holiday_an_early_close_and_a_dst_change(tmp_path: Path) 
     when = dict(loader.calls)
     assert when[date(2026, 10, 30)] == datetime(2026, 10, 30, 20, 30, tzinfo=UTC)  # 16:30 EDT
     assert when[date(2026, 11, 2)] == datetime(2026, 11, 2, 21, 30, tzinfo=UTC)  # 16:30 EST
-    assert when[date(2026, 11, 27)] == datetime(2026, 11, 27, 18, 30, tzinfo=UTC)  # 13:30 early
+    # The day after Thanksgiving closes at 13:00; the job still runs at schedule.time.
+    assert when[date(2026, 11, 27)] == datetime(2026, 11, 27, 21, 30, tzinfo=UTC)  # 16:30 EST
     # The rotation day is alerted once to each chat; no message reaches a chat twice, and
     # only sessions with events send anything (quiet days are off).
     sent = [(c, k) for c, k, _, _ in notifier.sent]
@@ -274,3 +278,67 @@ def test_a_session_caught_up_after_its_deadline_gets_a_few_tries(tmp_path: Path)
         (date(2026, 11, 12), Outcome.DONE),
         (date(2026, 11, 11), Outcome.DONE),
     ]
+
+
+# --- the schedule in its own time zone ------------------------------------------------------
+
+
+def test_the_default_schedule_runs_at_1630_new_york_in_every_season() -> None:
+    runtimes = Runtimes(Config().schedule)
+    assert runtimes.run_at(date(2026, 7, 1)) == datetime(2026, 7, 1, 20, 30, tzinfo=UTC)  # EDT
+    assert runtimes.run_at(date(2026, 12, 1)) == datetime(2026, 12, 1, 21, 30, tzinfo=UTC)  # EST
+    early = date(2026, 11, 27)  # closes at 13:00: the job still runs at 16:30
+    assert runtimes.run_at(early) == datetime(2026, 11, 27, 21, 30, tzinfo=UTC)
+    assert runtimes.deadline(early) == datetime(2026, 11, 28, 1, 0, tzinfo=UTC)  # 20:00 EST
+
+
+def kolkata() -> Config:
+    return parse_config(
+        {"schedule": {"timezone": "Asia/Kolkata", "time": "02:30", "deadline": "06:00"}}
+    )
+
+
+def test_a_schedule_in_kolkata_runs_at_0230_kolkata_after_the_new_york_close() -> None:
+    runtimes = Runtimes(kolkata().schedule)
+    ist = ZoneInfo("Asia/Kolkata")
+    for session in (date(2026, 7, 1), date(2026, 12, 1), date(2026, 11, 27)):  # EDT, EST, early
+        run = runtimes.run_at(session)
+        close = nyse_close(session)
+        assert run >= close
+        assert run.astimezone(ist).replace(tzinfo=None) == datetime.combine(
+            session + timedelta(days=1), time(2, 30)
+        )
+        assert runtimes.deadline(session) == run + timedelta(hours=3, minutes=30)
+    # 02:30 IST is 21:00 UTC: an hour after a summer close, right at a winter one.
+    assert runtimes.run_at(date(2026, 12, 1)) == datetime(2026, 12, 1, 21, 0, tzinfo=UTC)
+
+
+def nyse_close(session: date) -> datetime:
+    from bot.data.calendar import session_close
+
+    return session_close("XNYS", session)
+
+
+def test_the_daemon_in_kolkata_evaluates_each_session_at_its_kolkata_run_time(
+    tmp_path: Path,
+) -> None:
+    config = replace(make_config(tmp_path), schedule=kolkata().schedule)
+    loader, notifier = Loader(), RecordingNotifier()
+    daemon = make_daemon(config, loader, notifier)
+    run_clock(daemon, datetime(2026, 11, 9, 12, tzinfo=UTC), datetime(2026, 11, 14, tzinfo=UTC))
+    assert [s for s, _ in daemon.evaluations] == [date(2026, 11, d) for d in (9, 10, 11, 12, 13)]
+    when = dict(loader.calls)
+    assert when[date(2026, 11, 12)] == datetime(2026, 11, 12, 21, 0, tzinfo=UTC)  # 02:30 IST
+    assert len([k for k in notifier.keys(11) if "shock" in k]) == 1
+
+
+def test_status_shows_the_next_run_in_the_schedule_zone_and_in_utc(tmp_path: Path) -> None:
+    config = replace(kolkata(), state=StateConfig(tmp_path / "state.db"))
+    with closing(connect(config.state.path)) as conn:
+        text = render_status(
+            collect_status(config, conn, datetime(2026, 11, 12, 12, tzinfo=UTC)), config
+        )
+    assert (
+        "next run: session 2026-11-12 at 2026-11-13 02:30 Asia/Kolkata (2026-11-12 21:00 UTC)"
+        in text
+    )

@@ -72,6 +72,8 @@ def test_rotation_day_is_detected_with_drivers_and_evidence() -> None:
         "summary",
         "drivers",
         "evidence",
+        "reverses",
+        "track_record",
     }
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from bot.config import Basket, Benchmark, Config
 from bot.core.models import Driver, Picture, Quadrant, RotationEvent, Severity, SignalState
+from bot.core.record import HorizonStats, TrackRecord
 from bot.notify.notifiers import PhotoPart, TextPart
 from bot.notify.status import DeliveryRecord
 from bot.render import html as tg
@@ -64,7 +65,8 @@ STATE = SignalState(
     events=(SHOCK,),
 )
 CHIPS = "&lt;b&gt;Chips &amp; Co&lt;/b&gt;"
-TREND = f"""Ratio {CHIPS}/Platforms 0.8123 · -9.8% vs its 200-day average · Platforms lead
+TREND = f"""Ratio {CHIPS}/Platforms 0.8123 · -9.8% vs its 200-day average · Platforms lead on the \
+200-day trend
 RRG {CHIPS} vs Platforms: Lagging (RS-Ratio 98.7, RS-Momentum 97.2)
 vs S&amp;P 500: {CHIPS} Weakening, Platforms Leading"""
 MOVES = f"""<pre>Session 2026-07-01   Move
@@ -83,12 +85,12 @@ AMD   {CHIPS}  -5.0%
 META  Platforms          +9.0%
 MSFT  Platforms          +1.0%</pre>
 
-{MOVES}
-
 {TREND}"""
 
 GOLDEN_QUIET = f"""⚪ <b>No rotation · 2026-07-01</b>
 <i>Broad move, not a rotation: S&amp;P 500 -3.0%</i>
+{CHIPS}/Platforms: best score 2.71, no rotation: the S&amp;P 500 moved as much as the spread \
+(300% of it, limit 60%)
 
 {MOVES}
 
@@ -109,7 +111,8 @@ def test_alert_golden_text_escapes_every_name() -> None:
 
 def test_quiet_day_golden_text() -> None:
     notes = ("Broad move, not a rotation: S&P 500 -3.0%",)
-    state = replace(STATE, events=(), notes=notes)
+    why = "the S&P 500 moved as much as the spread (300% of it, limit 60%)"
+    state = replace(STATE, events=(), notes=notes, shock_score=2.71, no_shock_because=why)
     assert fmt.render_quiet_day(Picture(state.date, (state,), ()), CONFIG) == GOLDEN_QUIET
     assert fmt.render_signal(state, CONFIG) == GOLDEN_QUIET
 
@@ -128,18 +131,49 @@ def test_regime_alert_names_the_driver_window_and_severity_order() -> None:
     assert check_html(text, tg.MAX_TEXT) is None
 
 
-def test_largest_spread_on_record_when_nothing_was_wider() -> None:
-    state = replace(STATE, events=(replace(SHOCK, evidence={"largest_since": None}),))
-    assert "Largest spread on record · score 4.31" in fmt.render_alert(state, CONFIG)
+def test_largest_spread_says_since_when_the_data_held_starts() -> None:
+    evidence = {"largest_since": None, "history_from": "2010-01-05"}
+    state = replace(STATE, events=(replace(SHOCK, evidence=evidence),))
+    text = fmt.render_alert(state, CONFIG)
+    assert "Largest spread in the data held (since 2010-01-05) · score 4.31" in text
+    assert "on record" not in text
+
+
+def _record(n: int, mean: float, hits: float, t: float | None, verdict: str) -> TrackRecord:
+    stats = {h: HorizonStats(n, mean, hits, t) for h in (1, 5, 20)}
+    return TrackRecord(n, stats, verdict)
+
+
+def test_track_record_line_says_what_earlier_events_were_worth() -> None:
+    weak = replace(SHOCK, track_record=_record(9, 0.022, 8 / 9, 3.1, "no measured edge"))
+    text = fmt.render_alert(replace(STATE, events=(weak,)), CONFIG)
+    assert (
+        "Track record: no measured edge yet (9 earlier severe shocks on this pair; the next "
+        "session continued 8 of 9 times, mean +2.2%)" in text
+    )
+    strong = replace(SHOCK, track_record=_record(24, -0.012, 0.25, -2.6, "reversed"))
+    text = fmt.render_alert(replace(STATE, events=(strong,)), CONFIG)
+    assert (
+        "Track record: 24 earlier severe shocks on this pair; over the next session the move "
+        "reversed 18 of 24 times (mean -1.2%, t -2.6)" in text
+    )
+
+
+def test_a_reversal_and_a_turn_against_the_trend_are_said_plainly() -> None:
+    back = replace(SHOCK, reverses=date(2026, 6, 29))
+    text = fmt.render_alert(replace(STATE, events=(back,), regime="chips"), CONFIG)
+    assert "SEVERE · shock reversal" in text
+    assert f"The day's move went toward Platforms; on the 200-day trend {CHIPS} still lead." in text
 
 
 def test_tables_stay_within_phone_width_even_with_long_names() -> None:
     long = replace(CONFIG.baskets[0], name="Semiconductors & equipment makers " * 3)
     config = replace(CONFIG, baskets=(long, CONFIG.baskets[1]))
-    for text in (fmt.render_alert(STATE, config), replies.render_baskets(config)):
+    quiet = fmt.render_quiet_day(Picture(STATE.date, (replace(STATE, events=()),), ()), config)
+    for text in (fmt.render_alert(STATE, config), replies.render_baskets(config), quiet):
         lines = _pre_lines(text)
         assert lines and max(len(line) for line in lines) <= tg.TABLE_WIDTH
-    moves = _pre_lines(fmt.render_alert(STATE, config))
+    moves = _pre_lines(quiet)
     assert "Semiconductors & equipment maker…  -6.0%" in moves  # cut text, whole number
 
 
@@ -276,3 +310,9 @@ def test_quiet_day_of_several_pairs_titles_each_pair() -> None:
     text = fmt.render_quiet_day(Picture(STATE.date, (replace(STATE, events=()), other), ()), CONFIG)
     assert text.count("<pre>Session 2026-07-01") == 2
     assert f"<b>{CHIPS}/Platforms</b>" in text and f"<b>Platforms/{CHIPS}</b>" in text
+
+
+def test_a_regime_alert_keeps_the_days_moves_a_shock_alert_says_them_once() -> None:
+    turn = replace(SHOCK, kind="regime", severity=Severity.ALERT, evidence={})
+    assert "<pre>Session 2026-07-01" in fmt.render_alert(replace(STATE, events=(turn,)), CONFIG)
+    assert "<pre>Session 2026-07-01" not in fmt.render_alert(STATE, CONFIG)

@@ -24,7 +24,7 @@ from bot.notify.status import chat_report, collect_status, render_status
 from bot.render import html, replies
 from bot.store.db import MIGRATIONS, SCHEMA_VERSION, connect
 from bot.store.lock import StateLock
-from bot.store.state import StateStore
+from bot.store.state import REHEARSAL, StateStore
 from tests.fake_telegram import config_text, write_market
 
 LEGACY = Path(__file__).resolve().parents[1] / "data" / "state-v3-legacy.db"
@@ -232,3 +232,48 @@ def test_an_alert_sent_under_the_legacy_key_is_not_queued_again(tmp_path: Path) 
         assert (
             conn.execute("SELECT COUNT(*) FROM outbox WHERE key = ?", (other,)).fetchone()[0] == 1
         )
+
+
+def test_runs_a_rehearsal_wrote_past_today_move_to_the_rehearsal_tables(tmp_path: Path) -> None:
+    """A rehearsal past the data (refused now) once marked future sessions as settled in the
+    live runs; migration 5 hands those to the rehearsal, and the live schedule is back."""
+    path = legacy_copy(tmp_path)
+    with closing(sqlite3.connect(path)) as raw:
+        for day in ("2099-01-02", "2099-01-05"):
+            raw.execute(
+                "INSERT INTO runs (session, status, attempts) VALUES (?, 'incomplete', 1)", (day,)
+            )
+        raw.execute(
+            "INSERT INTO events (session, position, kind, severity, payload) "
+            "VALUES ('2099-01-05', 0, 'shock', 'info', '{}')"
+        )
+        raw.commit()
+    with closing(connect(path)) as conn:
+        live, rehearsal = StateStore(conn), StateStore(conn, REHEARSAL)
+        assert live.last_final() == date(2025, 1, 29)  # the live daemon's own last session
+        assert rehearsal.last_final() == date(2099, 1, 5)
+        assert live.events_of(date(2099, 1, 5)) == []
+        assert rehearsal.events_of(date(2099, 1, 5)) == [{}]
+        assert len(live.recent_runs(100)) == 6
+
+
+def test_rehearsal_marks_are_kept_apart_from_the_live_ones(tmp_path: Path) -> None:
+    day = date(2025, 1, 27)
+    with closing(connect(tmp_path / "state.db")) as conn:
+        live, rehearsal = StateStore(conn), StateStore(conn, REHEARSAL)
+        rehearsal.start(day)
+        rehearsal.finish(day, "done", [{"kind": "shock", "severity": "severe"}], [], [111], 1.0)
+        rehearsal.put("first_start", "2025-01-01T00:00:00+00:00")
+        assert rehearsal.is_final(day) and not live.is_final(day)
+        assert live.run(day) is None and live.events_of(day) == []
+        assert live.get("first_start") is None
+
+
+def test_an_up_to_date_file_opens_while_another_program_writes(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    connect(path).close()
+    with closing(sqlite3.connect(path, isolation_level=None)) as writer:
+        writer.execute("BEGIN IMMEDIATE")  # no write lock is needed to open and read it
+        with closing(connect(path)) as conn:
+            assert StateStore(conn).recent_runs() == []
+        writer.execute("ROLLBACK")

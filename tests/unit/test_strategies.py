@@ -22,7 +22,15 @@ from bot.core.params import Basket, DetectorParams, Pair, Universe
 from bot.core.signals import compute_signals
 from bot.core.strength import rrg
 from bot.errors import StrategyError, UsageError
-from strategies.base import Strategy, compute_grid, compute_weights, param, param_specs
+from strategies.base import (
+    ParamSpec,
+    Strategy,
+    compute_codes,
+    compute_grid,
+    compute_weights,
+    param,
+    param_specs,
+)
 from tests.synthetic import SMALL_BASKETS, panel_from_returns, random_returns, small_config
 
 TICKERS = ["C1", "C2", "C3", "C4", "P1", "P2", "P3", "BENCH"]
@@ -141,6 +149,36 @@ def _small_grid(cls: type[Strategy]) -> list[tuple[list[str], tuple[object, ...]
             options[spec.name] = [spec.default, float(spec.default) + 0.01]  # type: ignore[arg-type]
     keys = list(options)
     return [(keys, combo) for combo in itertools.product(*options.values())]
+
+
+@pytest.mark.parametrize("name", strategies.names())
+def test_the_sweeps_codes_are_the_strategys_weights(name: str) -> None:
+    cls = strategies.get(name)
+    options = {s.name: s for s in param_specs(cls)}
+    grid = {
+        key: [str(v) for v in values]
+        for key, values in _wide_values(options).items()
+    }
+    combos = list(strategies.grid_of(name, grid))
+    data = full_data(cls.trades)
+    found = compute_codes(cls, data, combos)
+    assert found.codes.shape == (len(combos), len(data.sessions))
+    np.testing.assert_array_equal(found.weights(), compute_grid(cls, data, combos))
+
+
+def _wide_values(specs: dict[str, ParamSpec]) -> dict[str, list[object]]:
+    """A few values of each parameter, from quick to slow (dozens of combinations)."""
+    out: dict[str, list[object]] = {}
+    for spec in specs.values():
+        if spec.choices:
+            out[spec.name] = list(spec.choices)
+        elif spec.kind is int:
+            low = int(spec.minimum or 1)
+            top = int(spec.default)  # type: ignore[call-overload]
+            out[spec.name] = sorted({max(low, top // 5), max(low, top // 2), top})
+        else:
+            out[spec.name] = [spec.default, float(spec.default) + 0.015]  # type: ignore[arg-type]
+    return out
 
 
 @pytest.mark.parametrize("name", strategies.names())
