@@ -6,8 +6,9 @@ posting to the fake Bot API server over HTTP, the real SQLite state file. A seed
 schedule injects faults:
 
 * data: Yahoo 429s, timeouts, an empty answer, some tickers missing, the last bar NaN, a stale
-  last date (each for a few attempts, clearing before the deadline; twice until after it), and
-  an adjusted history rewritten by a split;
+  last date (each for a few attempts, clearing before the deadline; twice until after it), an
+  adjusted history rewritten by a split, and bad data the checks at the door must refuse
+  (tests/soak_data.py: a weekend bar, an x1000 jump, a CSV line cut short, an empty member);
 * Telegram: 429 with retry_after, 500, answers slower than the client waits, the server down
   (connection refused) for hours;
 * process: crashes at random points (mid-evaluation, before delivery, after Telegram took a
@@ -41,12 +42,14 @@ from bot.core.panel import PricePanel
 from bot.daemon.scheduler import Daemon
 from bot.data.calendar import sessions as nyse_sessions
 from bot.data.prices import load_prices
+from bot.data.source import PriceSource
 from bot.data.yahoo import YahooSource
 from bot.notify.notifiers import Notifier, Part, Sent, Timeouts
 from bot.notify.telegram import TelegramNotifier
 from bot.store.db import connect
 from tests.fake_telegram import TOKEN, Fail, FakeTelegram, Slow
 from tests.fake_yahoo import FakeYahoo, make_bars
+from tests.soak_data import KINDS, REFUSED, BadData
 from tests.synthetic import small_config
 
 NY = ZoneInfo("America/New_York")
@@ -111,6 +114,7 @@ class Faults:
     stale_for: dict[date, int] = field(default_factory=dict)  # session -> attempts left
     never: set[date] = field(default_factory=set)  # sessions whose data never arrives
     last_faulty: dict[date, bool] = field(default_factory=dict)  # the last attempt's data
+    bad_served: set[date] = field(default_factory=set)  # sessions served data to refuse
     telegram_down_until: datetime | None = None
 
     def roll(self, p: float) -> bool:
@@ -127,6 +131,7 @@ class Soak:
     config: Config
     crashes: int = 0
     ticks: int = 0
+    bad: BadData | None = None
 
     # --- the world as the daemon sees it ----------------------------------------------------
 
@@ -135,8 +140,8 @@ class Soak:
         if self.faults.roll(0.02):
             self.faults.counts["crash mid-evaluation"] += 1
             raise Crash
-        self._data_faults(session)
-        source = YahooSource(
+        csv = self._data_faults(session)
+        source = csv or YahooSource(
             self.tmp / "yf",
             session=self.yahoo.session(),
             retries=1,
@@ -146,8 +151,11 @@ class Soak:
         )
         return load_prices(self.config, refresh="always", now=now, source=source)
 
-    def _data_faults(self, session: date) -> None:
+    def _data_faults(self, session: date) -> PriceSource | None:
         y, f = self.yahoo, self.faults
+        bad = self.bad = self.bad or BadData(y, self.tmp / "csv", self.config.schedule.calendar)
+        bad.restore()
+        source = None
         for t in TICKERS:  # each attempt starts clean: a fault lasts the attempts it was given
             y.end_early(t, date.max)
             y.nan_last_bar(t, False)
@@ -166,12 +174,16 @@ class Soak:
             kind = (
                 "stale"
                 if session in f.never
-                else f.rng.choice(["stale", "empty", "missing", "nan", "429", "timeout"])
+                else f.rng.choice(["stale", "empty", "missing", "nan", "429", "timeout", *KINDS])
             )
             f.counts[f"data: {kind}"] += 1
+            if kind in KINDS:
+                source = bad.inject(kind, session, TICKERS[:7], f.rng)
+                f.bad_served |= {session} if kind in REFUSED else set()
+                kind = "none"
             previous = self.market.sessions[max(self.market.sessions.index(session) - 1, 0)]
             hit = f.rng.sample(TICKERS, f.rng.randint(1, len(TICKERS)))
-            for t in TICKERS if session in f.never else hit:
+            for t in TICKERS if session in f.never else hit if kind != "none" else ():
                 if kind == "stale":
                     y.end_early(t, previous)
                 elif kind == "empty":
@@ -191,7 +203,10 @@ class Soak:
             # are unchanged but the cached overlap no longer matches.
             bars["adj_close"] *= 0.5
             y.add(t, bars)
+            if t in bad.saved:  # the rewrite outlasts this attempt's planted bad data
+                bad.saved[t]["adj_close"] *= 0.5
             f.counts["data: history rewritten (split)"] += 1
+        return source
 
     def notifier(self, conn: Any) -> Notifier:
         inner = TelegramNotifier(
@@ -435,11 +450,18 @@ def check(faulty: Outcome, clean: Outcome) -> dict[str, object]:
     outbox = faulty.outbox()
     assert {st for _, st in outbox} <= {"sent", "unconfirmed"}, outbox
     assert {k for k in faulty.alerts_queued() if k[1] in days} == wanted
+    # Each incomplete session: one notice per chat, "data incomplete" or "prices refused".
+    said = [(m.chat_id, m.text) for m in faulty.telegram.messages()]
     notices = Counter(
-        (m.chat_id, s) for m in faulty.telegram.messages() for s in incomplete
-        if f"Data incomplete · {s}" in m.text
+        (c, s) for c, text in said for s in incomplete
+        if f"Data incomplete · {s}" in text or f"Prices refused · {s}" in text
     )
     assert notices == Counter({(c, s): 1 for c in CHATS for s in incomplete}), notices
+    refused = {s for _, text in said for s in incomplete if f"Prices refused · {s}" in text}
+    assert refused <= f.bad_served, (refused, f.bad_served)  # refused only when served bad data
+    assert refused, "no session was refused for bad data: the checks went untested"
+    from_bad = [k for k in received if k[1] in refused]
+    assert not from_bad, f"alerts from refused data: {from_bad}"
     return {
         "sessions": len(runs),
         "events": sum(len(e) for e in events.values()),
@@ -448,6 +470,8 @@ def check(faulty: Outcome, clean: Outcome) -> dict[str, object]:
         "outbox rows unconfirmed": sum(n for (_, st), n in outbox.items() if st == "unconfirmed"),
         "incomplete sessions (notice, no signal)": len(incomplete),
         "of which planted (data never arrives)": len(incomplete & f.never),
+        "of which refused at the door (bad data)": len(refused),
+        "alerts lost, doubled, from bad data": (len(lost), len(doubled), len(from_bad)),
         "crashes and restarts": faulty.soak.crashes,
         "daemon exits on its own": 0,  # any exception but a simulated crash fails the run
         "ticks": faulty.soak.ticks,

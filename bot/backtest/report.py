@@ -10,6 +10,17 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from bot.backtest.breakdown import (
+    ANNUALISED,
+    MONTHS,
+    TradeSummary,
+    is_short,
+    monthly_json,
+    monthly_returns,
+    short_period_warning,
+    trade_summary,
+    trade_table,
+)
 from bot.backtest.engine import BacktestResult
 from bot.backtest.market import MarketData
 
@@ -180,38 +191,86 @@ def backtest_json(
             "mode": "spread" if settings.spread else "long",
         },
         "metrics": result.metrics.to_json(),
-        "benchmarks": {n: m.to_json() for n, m in result.benchmarks.items()},
+        "benchmarks": {n: {**m.to_json(), "win_rate": None} for n, m in result.benchmarks.items()},
         "benchmark_periods": {
             n: {"start": lo.isoformat(), "end": hi.isoformat()}
             for n, (lo, hi) in result.benchmark_periods.items()
         },
         "final_equity": round(float(result.equity.iloc[-1]), 8),
+        "trade_summary": summary(result).to_json(),
+        "monthly_returns": monthly_json(monthly_returns(result.returns)),
+        # Annualised figures stay in "metrics" as computed; a window under a year flags them.
+        "short_period": is_short(len(result.returns)),
+        "warnings": [w for w in [short_period_warning(result)] if w],
         "notes": list(result.notes),
     }
 
 
 def render_backtest(heading: str, result: BacktestResult) -> str:
-    """Render one backtest as text: heading, settings, metrics against the benchmarks."""
+    """Render one backtest as text: heading, settings, metrics against the benchmarks, the
+    trades summarised, returns by month."""
     s = result.settings
     start = result.equity.index[0].date()
     lines = [
         heading,
         f"fill {s.fill.value}, costs {s.cost_bps:g} + slippage {s.slippage_bps:g} bps of "
         f"turnover, {'long/short spread' if s.spread else 'long only'}",
-        "",
-        text_table(*metrics_table(figures(result))),
     ]
+    warning = short_period_warning(result)
+    lines += [warning] if warning else []
+    lines += ["", text_table(*metrics_table(figures(result)))]
     for name, (lo, _) in result.benchmark_periods.items():
         if lo > start:
             lines.append(f"note: {name} has prices from {lo} only; its column starts there")
     lines += [f"note: {n}" for n in result.notes]
+    lines += ["", trades_line(result), "", "monthly returns (net of costs)"]
+    lines.append(text_table(*monthly_table(result)))
     return "\n".join(lines)
 
 
+def summary(result: BacktestResult) -> TradeSummary:
+    """The strategy's invested trades summarised (``trade_summary`` of ``trade_table``)."""
+    return trade_summary(trade_table(result), list(result.weights.columns))
+
+
+def trades_line(result: BacktestResult) -> str:
+    """One line on the trades: count, return per trade and holding period."""
+    t = summary(result)
+    if not t.trades:
+        return "trades: none (the strategy stayed in cash)"
+    return (
+        f"trades: {t.trades}, return per trade average {t.average:+.2%}, median "
+        f"{t.median:+.2%}, best {t.best:+.2%}, worst {t.worst:+.2%}; held "
+        f"{t.average_sessions:.1f} sessions on average"
+    )
+
+
+def monthly_table(result: BacktestResult) -> tuple[list[str], list[list[str]]]:
+    """Returns by month: a header (year, the months, the year's total) and one row a year."""
+    table = monthly_returns(result.returns)
+    rows = [
+        [str(year), *("" if np.isnan(v) else f"{v:+.1%}" for v in row.to_numpy())]
+        for year, row in table.iterrows()
+    ]
+    return ["", *MONTHS, "Year"], rows
+
+
 def figures(result: BacktestResult) -> dict[str, Figures]:
-    """The strategy's and every benchmark's metrics in their JSON form, strategy first."""
+    """The strategy's and every benchmark's metrics in their JSON form, strategy first, as
+    shown to people: annualised figures of a column under a year and a benchmark's win rate
+    (one position held throughout) are None."""
     named = {"strategy": result.metrics, **result.benchmarks}
-    return {name: m.to_json() for name, m in named.items()}
+    out: dict[str, Figures] = {}
+    for name, m in named.items():
+        shown: dict[str, object] = dict(m.to_json())
+        sessions = len(result.returns)
+        if name != "strategy":
+            shown["win_rate"] = None
+            sessions = int(result.benchmark_equity[name].notna().sum())
+        if is_short(sessions):
+            shown.update(dict.fromkeys(ANNUALISED))
+        out[name] = shown
+    return out
 
 
 def text_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

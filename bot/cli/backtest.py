@@ -311,6 +311,7 @@ def describe(strategy: Strategy) -> str:
 def write_report(
     folder: Path, strategy: Strategy, span: Span, result: BacktestResult, payload: dict[str, object]
 ) -> None:
+    from bot.backtest.breakdown import trade_table
     from bot.render.report import charts, html_report
 
     try:
@@ -319,7 +320,7 @@ def write_report(
         equity.insert(0, "equity", result.equity)
         equity.to_csv(folder / "equity.csv", index_label="date", float_format="%.8f")
         result.weights.to_csv(folder / "weights.csv", index_label="date", float_format="%.6g")
-        result.trades.to_csv(folder / "trades.csv", index=False, float_format="%.8g")
+        trade_table(result).to_csv(folder / "trades.csv", index=False, float_format="%.8g")
         images = charts(result, span.data)
         for name, png in images.items():
             (folder / name).write_bytes(png)

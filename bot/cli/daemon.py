@@ -22,7 +22,7 @@ import logging
 import signal
 import sqlite3
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from functools import partial
@@ -31,10 +31,12 @@ from typing import Any
 from bot.config import Config
 from bot.config.load import check_token
 from bot.core.panel import PricePanel, complete_sessions
+from bot.daemon import systemd
 from bot.daemon.job import PriceLoader
 from bot.daemon.scheduler import Daemon
 from bot.data.calendar import last_closed_session
 from bot.data.prices import load_prices
+from bot.data.runtimes import Runtimes
 from bot.errors import UsageError, UserError
 from bot.notify.channels import open_channel
 from bot.notify.delivery import MuteStore, token_of
@@ -174,7 +176,7 @@ def _rehearse(config: Config, token: str | None, panel: PricePanel, start: date,
     _verify(config)
     daemon = make_daemon(config, token, replayed_prices(panel), REHEARSAL)
     try:
-        count = asyncio.run(daemon.rehearse(start, end))
+        count = asyncio.run(daemon.rehearse(start, end, progress=rehearsal_progress()))
     finally:
         daemon.close()
     done = sum(1 for _, outcome in daemon.evaluations if outcome == "done")
@@ -187,14 +189,62 @@ def _rehearse(config: Config, token: str | None, panel: PricePanel, start: date,
     return 0
 
 
+def rehearsal_progress(every: int = 20) -> Callable[[int, int, date], None]:
+    """A rehearsal's progress on stderr: a bar on a terminal, else a line per ``every``
+    sessions (and at the end), which reads well in a log."""
+    if sys.stderr.isatty():
+        from bot.cli.prices import ProgressBar
+
+        bar = ProgressBar(delay=0.0)
+
+        def draw(done: int, total: int, session: date) -> None:
+            bar(done, total, f"sessions (through {session})")
+            if done == total:
+                bar.close()
+
+        return draw
+
+    def line(done: int, total: int, session: date) -> None:
+        if done % every == 0 or done == total:
+            print(f"rehearsal: {done}/{total} sessions, through {session}", file=sys.stderr)
+
+    return line
+
+
+def announce(config: Config, token: str | None, now: datetime) -> str:
+    """Say in one line (on stderr, and as systemd's status) what the daemon serves and when
+    it runs next, and tell systemd the daemon is ready (``Type=notify``)."""
+    chats = (
+        f"{len(config.telegram.chat_ids)} Telegram chat(s)" if token else "the console (no token)"
+    )
+    channels = ", ".join(c.name for c in config.channels) or "none"
+    pairs = ", ".join(p.key for p in config.pairs)
+    try:
+        session, at = Runtimes(config.schedule).next_run(now)
+        local = at.astimezone(config.schedule.zone)
+        upcoming = (
+            f"next run: session {session} at {local:%Y-%m-%d %H:%M} {config.schedule.timezone} "
+            f"({at:%H:%M} UTC)"
+        )
+    except ValueError as exc:
+        upcoming = f"no run scheduled ({exc})"
+    text = f"rotabot daemon: alerts to {chats}, channels: {channels}; pairs {pairs}; {upcoming}"
+    print(text, file=sys.stderr, flush=True)
+    systemd.notify(f"READY=1\nSTATUS={text}")
+    return text
+
+
 async def _live_console(config: Config) -> int:
     daemon = make_daemon(config, None, live_prices(config))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    interval = systemd.watchdog_interval()
+    pings = asyncio.create_task(systemd.keep_alive(interval)) if interval else None
     try:
         daemon.start(utcnow())
+        announce(config, None, utcnow())
         while not stop.is_set():
             wake = await daemon.tick(utcnow())  # a stop during a tick lets it finish first
             log.info("next wake-up at %s", wake.isoformat(timespec="minutes"))
@@ -203,6 +253,9 @@ async def _live_console(config: Config) -> int:
             except TimeoutError:
                 pass
     finally:
+        systemd.notify("STOPPING=1")
+        if pings is not None:
+            pings.cancel()
         daemon.close()
     log.info("stopped")
     return 0
@@ -229,12 +282,20 @@ def _live_telegram(config: Config, token: str) -> int:
         with _stop_on_state_error(context, broken):
             daemon.start(utcnow())
         if not broken:
+            announce(config, token, utcnow())
             await wake(context)
 
+    async def ping(context: CallbackContext) -> None:  # type: ignore[type-arg]
+        systemd.notify("WATCHDOG=1")  # from the bot's loop: a stuck loop stops the pings
+
     app.job_queue.run_once(first, when=0, name="start")
+    interval = systemd.watchdog_interval()
+    if interval:
+        app.job_queue.run_repeating(ping, interval=interval, first=0, name="watchdog")
     try:
         serve(app, config.telegram.token_env)  # returns after SIGTERM/SIGINT, jobs finished
     finally:
+        systemd.notify("STOPPING=1")
         daemon.close()
     if broken:
         raise explain(config.state.path, broken[0])
@@ -253,14 +314,28 @@ def _stop_on_state_error(context: Any, broken: list[BaseException]) -> Iterator[
 
 
 def run_status(args: argparse.Namespace, config: Config) -> int:
+    """Print the status (text or JSON); with ``--check``, one line and exit 0 or 1."""
+    from bot.cli.health import check, daemon_pid, status_json
     from bot.notify.status import collect_status, render_status
 
     if not config.state.path.exists():
+        if args.check:
+            print(f"unhealthy: no state file at {config.state.path}: the daemon has not run")
+            return 1
         raise UsageError(f"no state file at {config.state.path}: has the daemon run here?")
+    now = utcnow()
     with state_errors(config.state.path):
         conn = connect(config.state.path)
         try:
-            print(render_status(collect_status(config, conn, utcnow()), config))
+            status = collect_status(config, conn, now)
         finally:
             conn.close()
+    health = check(status, config, now, daemon_pid(config.state.path))
+    if args.check:
+        print(f"{'ok' if health.healthy else 'unhealthy'}: {health.reason}")
+        return 0 if health.healthy else 1
+    if args.format == "json":
+        print(status_json(status, health))
+    else:
+        print(render_status(status, config))
     return 0

@@ -281,7 +281,18 @@ def _add_daemon_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
     p = sub.add_parser(
         "status",
         help="last run, next run, last alert, outbox, data freshness",
-        **examples("rotabot status", "rotabot --config /etc/rotabot/config.toml status"),
+        **examples(
+            "rotabot status",
+            "rotabot status --format json",
+            "rotabot status --check || echo unhealthy  # exit 1 with one line saying why",
+        ),
+    )
+    p.add_argument("--format", choices=["text", "json"], default="text", help="output format")
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="health check: exit 0 when the daemon runs, its last run succeeded and none is "
+        "overdue, else 1; prints one line (for Docker's HEALTHCHECK, monitoring)",
     )
     p.set_defaults(func=_command("daemon"))
 

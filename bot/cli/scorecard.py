@@ -10,13 +10,11 @@ from datetime import date
 from bot.cli.pairs import chosen_pair
 from bot.config import Config
 from bot.core.explain import pct
-from bot.core.market import build_market
-from bot.core.models import RotationEvent, Severity
-from bot.core.scorecard import ScoreRow, scorecard
-from bot.core.signals import compute_signals, events
+from bot.core.scorecard import ScoreRow
 from bot.data.prices import load_prices
 from bot.data.sessions import check_range
 from bot.errors import UsageError
+from bot.notify.scoring import score_alerts
 
 
 def run_scorecard(args: argparse.Namespace, config: Config) -> int:
@@ -29,40 +27,13 @@ def run_scorecard(args: argparse.Namespace, config: Config) -> int:
     if start > end:
         raise UsageError(f"--start {start} is after --end {end}")
     check_range(panel, start, end)
-    found, source = _delivered(config, start, end, args.source)
-    if not found and args.source != "state":
-        signals = compute_signals(panel.upto(end), config.universe, (pair,) if pair else None)
-        found, source = events(signals, start, end), "replay"
-    if pair:
-        found = [e for e in found if e.pair == pair.key]
-    levels = build_market(panel, config.universe).levels
-    rows = scorecard(found, levels, (start, end), draws=args.draws, seed=args.seed)
+    scored = score_alerts(config, panel, (start, end), pair, args.source, args.draws, args.seed)
     if args.format == "json":
-        payload = {"start": str(start), "end": str(end), "source": source}
-        print(json.dumps(payload | {"rows": [r.to_json() for r in rows]}))
+        payload = {"start": str(start), "end": str(end), "source": scored.source}
+        print(json.dumps(payload | {"rows": [r.to_json() for r in scored.rows]}))
     else:
-        print(render_scorecard(rows, start, end, source))
+        print(render_scorecard(scored.rows, start, end, scored.source))
     return 0
-
-
-def _delivered(
-    config: Config, start: date, end: date, source: str
-) -> tuple[list[RotationEvent], str]:
-    """The events whose alerts went out, from the state file (none when it does not exist)."""
-    if source == "replay" or not config.state.path.is_file():
-        return [], "state"
-    from bot.store.db import connect
-    from bot.store.history import delivered_events
-
-    conn = connect(config.state.path)
-    try:
-        rows = delivered_events(conn, start, end)
-    finally:
-        conn.close()
-    floor = Severity(config.telegram.min_severity).rank
-    first = config.pairs[0].key  # the one-pair version stored no pair
-    found = [RotationEvent.from_json(r, default_pair=first) for r in rows]
-    return [e for e in found if e.severity.rank >= floor], "state"
 
 
 def render_scorecard(rows: list[ScoreRow], start: date, end: date, source: str) -> str:

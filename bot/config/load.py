@@ -23,22 +23,26 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.config.baskets import cross_checks, read_baskets, read_watch
+from bot.config.channels import read_channels
 from bot.config.model import (
+    DIGESTS,
     Config,
     DataConfig,
     ScheduleConfig,
     StateConfig,
     TelegramConfig,
+    WatchConfig,
 )
-from bot.config.paths import user_config_file
+from bot.config.paths import state_file, user_config_file
 from bot.config.reader import Reader
-from bot.core.params import Benchmark, DetectorParams
+from bot.core.params import Basket, Benchmark, DetectorParams, Pair
 from bot.errors import ConfigError, UserError
 
 ENV_CONFIG = "ROTABOT_CONFIG"
 DEFAULT_FILE = "config.toml"
 TICKER = re.compile(r"^[A-Z0-9^][A-Z0-9^.=\-]{0,14}$")
 SECTIONS = ("data", "state", "baskets", "watch", "benchmark", "telegram", "schedule", "signals")
+ARRAYS = ("channels",)  # arrays of tables ([[channels]]), beside the sections
 
 
 def resolve_path(
@@ -81,23 +85,32 @@ def parse_config(
     """Validate a parsed TOML document into a Config, collecting every problem."""
     problems: list[str] = []
     top = Reader(raw, "", problems)
-    top.check_keys(SECTIONS, kind="section")
+    top.check_keys((*SECTIONS, *ARRAYS), kind="section")
     baskets = read_baskets(top.sub("baskets"))
+    watch = read_watch(top.sub("watch"), baskets)
     config = Config(
         data=_data(top.sub("data"), base_dir),
-        state=StateConfig(path=_path(top.sub("state"), "path", StateConfig().path, base_dir)),
+        state=StateConfig(
+            path=state_file(_path(top.sub("state"), "path", StateConfig().path, base_dir))
+        ),
         baskets=baskets,
-        watch=read_watch(top.sub("watch"), baskets),
+        watch=watch,
         benchmark=_benchmark(top.sub("benchmark")),
         telegram=_telegram(top.sub("telegram")),
         schedule=_schedule(top.sub("schedule")),
         signals=_signals(top.sub("signals")),
+        channels=read_channels(top, _watched(baskets, watch)),
         source_file=source_file,
     )
     cross_checks(config, problems)
     if problems:
         raise ConfigError(problems, source=str(source_file or "configuration"))
     return config
+
+
+def _watched(baskets: tuple[Basket, ...], watch: WatchConfig) -> tuple[Pair, ...]:
+    """The pairs a channel may name: ``Config.pairs``, or none while the baskets are broken."""
+    return Config(baskets=baskets, watch=watch).pairs if len(baskets) > 1 else watch.pairs
 
 
 def _path(r: Reader, key: str, default: Path, base_dir: Path) -> Path:
@@ -112,7 +125,9 @@ def _path(r: Reader, key: str, default: Path, base_dir: Path) -> Path:
 
 def _data(r: Reader, base_dir: Path) -> DataConfig:
     d = DataConfig()
-    r.check_keys(("source", "csv_dir", "history_start", "refresh"))
+    r.check_keys(
+        ("source", "csv_dir", "history_start", "refresh", "max_daily_move", "on_bad_ticker")
+    )
     start_text = r.string("history_start", d.history_start.isoformat())
     try:
         start = date.fromisoformat(start_text)
@@ -124,6 +139,8 @@ def _data(r: Reader, base_dir: Path) -> DataConfig:
         csv_dir=_path(r, "csv_dir", d.csv_dir, base_dir),
         history_start=start,
         refresh=r.choice("refresh", d.refresh, ("auto", "never")),
+        max_daily_move=r.number("max_daily_move", d.max_daily_move, minimum=1.5, maximum=1000),
+        on_bad_ticker=r.choice("on_bad_ticker", d.on_bad_ticker, ("skip", "drop")),
     )
 
 
@@ -155,6 +172,7 @@ def _telegram(r: Reader) -> TelegramConfig:
         reveal_chat_id=r.boolean("reveal_chat_id", d.reveal_chat_id),
         send_quiet_days=r.boolean("send_quiet_days", d.send_quiet_days),
         min_severity=r.choice("min_severity", d.min_severity, ("info", "alert", "severe")),
+        digest=r.choice("digest", d.digest, DIGESTS),
     )
 
 

@@ -22,6 +22,8 @@ class DataConfig:
     csv_dir: Path = Path("prices")
     history_start: date = date(2010, 1, 1)
     refresh: str = "auto"  # "auto": fetch when the cache lacks the last closed session; "never"
+    max_daily_move: float = 3.0  # a one-session move beyond this factor, not shared: an outlier
+    on_bad_ticker: str = "skip"  # the daemon, on refused prices: "skip" the session, or "drop"
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +83,29 @@ class TelegramConfig:
     reveal_chat_id: bool = False
     send_quiet_days: bool = False
     min_severity: str = "alert"  # events below it are not pushed (still in /signal and replay)
+    digest: str = "off"  # "off" | "daily" | "weekly": one summary message after the session
+
+
+DIGESTS = ("off", "daily", "weekly")
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelConfig:
+    """One ``[[channels]]`` table: a service apprise posts to (Discord, Slack, e-mail, ntfy...).
+
+    ``url_env`` names the environment variable holding the apprise URL: the URL holds secrets,
+    so it never sits in the file (nor in any output, log or error).
+    """
+
+    name: str
+    url_env: str
+    min_severity: str = "alert"
+    pairs: tuple[str, ...] = ()  # pair keys ("chips/platforms"); empty: every watched pair
+    charts: bool = False  # attach the ratio chart where the service takes attachments
+    digest: str = "off"
+
+    def watches(self, pair: str) -> bool:
+        return not self.pairs or pair in self.pairs
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +157,7 @@ class Config:
     telegram: TelegramConfig = field(default_factory=TelegramConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     signals: DetectorParams = field(default_factory=DetectorParams)
+    channels: tuple[ChannelConfig, ...] = ()
     source_file: Path | None = None
 
     @property

@@ -9,6 +9,7 @@ before writing leaves nothing behind.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import platformdirs
@@ -16,11 +17,25 @@ import platformdirs
 APP = "rotabot"
 STATE_FILE = "rotabot.db"
 CONFIG_FILE = "config.toml"
+STATE_DIR_ENV = "ROTABOT_STATE_DIR"
+"""A folder that holds the state file whatever the config says (a container's volume)."""
 
 
 def state_dir() -> Path:
-    """The folder of the state file by default (prices cache, runs, outbox)."""
+    """The folder of the state file by default (prices cache, runs, outbox):
+    ``$ROTABOT_STATE_DIR`` when set, else the XDG state folder."""
+    override = os.environ.get(STATE_DIR_ENV, "").strip()
+    if override:
+        return Path(override).expanduser()
     return Path(platformdirs.user_state_dir(APP, appauthor=False))
+
+
+def state_file(configured: Path) -> Path:
+    """Where the state file ``configured`` (``state.path``) really goes: into
+    ``$ROTABOT_STATE_DIR``, keeping its name, when that is set, so a container's state always
+    lives on its volume; else where configured."""
+    override = os.environ.get(STATE_DIR_ENV, "").strip()
+    return Path(override).expanduser() / configured.name if override else configured
 
 
 def cache_dir() -> Path:

@@ -20,8 +20,10 @@ import pandas as pd
 
 from bot.config import Config
 from bot.core.panel import PricePanel, missing_on
+from bot.daemon.routing import channel_alerts, digests
+from bot.data.checks import BadPrices
 from bot.data.runtimes import Runtimes
-from bot.errors import DataUnavailable
+from bot.errors import DataError, DataUnavailable
 from bot.notify.notifiers import CONSOLE_CHAT, TextPart
 from bot.notify.outbox import deliver_pending as deliver_pending
 from bot.notify.outbox import encode_parts as encode_parts
@@ -51,6 +53,7 @@ class Job:
     prices: PriceLoader
     runtimes: Runtimes
     muted: Callable[[int, datetime], bool]
+    notices: tuple[tuple[str, str, list[dict[str, str]]], ...] = ()  # queued with the session's
 
     @property
     def chats(self) -> list[int]:
@@ -64,17 +67,66 @@ def evaluate_session(job: Job, session: date, now: datetime) -> Outcome:
     before = job.store.run(session)
     attempt = job.store.start(session, now)
     started = time.monotonic()
+    panel: PricePanel | None = None
     try:
         panel = job.prices(session, now)
-        absent = _absent(job.config, panel, session)
     except DataUnavailable as exc:
         absent = list(exc.missing) or [str(exc)]
-    if absent:
+    except DataError as exc:  # refused at the door (bot.data.checks): never evaluated as is
+        job, panel = _without_refused(job, session, now, exc, time.monotonic() - started)
+        if panel is None:
+            return Outcome.INCOMPLETE
+    if panel is not None:
+        absent = _absent(job.config, panel, session)
+    if absent or panel is None:
         late_start = _catching_up(job, before, now)
         return _wait_or_give_up(
             job, session, now, absent, attempt, late_start, time.monotonic() - started
         )
     return _evaluate(job, session, now, panel, time.monotonic() - started)
+
+
+def _without_refused(
+    job: Job, session: date, now: datetime, exc: DataError, seconds: float
+) -> tuple[Job, PricePanel | None]:
+    """Prices were refused: with ``data.on_bad_ticker = "drop"`` (and a panel left), carry on
+    without the refused tickers (notice queued with the session's messages); otherwise skip the
+    session with one notice per chat naming each ticker and date."""
+    from dataclasses import replace
+
+    from bot.render.html import esc
+
+    lines = [r.line() for r in exc.refusals] if isinstance(exc, BadPrices) else [str(exc)]
+    kept = _drop(job.config, exc) if job.config.data.on_bad_ticker == "drop" else None
+    outcome = "carrying on without them" if kept else "no signal for this session"
+    text = f"⚠️ <b>Prices refused · {session}</b>\n" + "\n".join(esc(x) for x in lines)
+    parts = encode_parts((TextPart(f"{text}\n{outcome}."),))
+    notice = (f"{session} prices refused", "notice", parts)
+    log.warning("session %s: prices refused (%s): %s", session, "; ".join(lines), outcome)
+    if kept is None or not isinstance(exc, BadPrices) or exc.panel is None:
+        job.store.finish(session, "incomplete", [], [notice], _listeners(job, now), seconds)
+        return job, None
+    return replace(job, config=kept, notices=(notice,)), exc.panel
+
+
+def _drop(config: Config, exc: DataError) -> Config | None:
+    """The config without the refused tickers; None if that empties a basket or hits the
+    benchmark (then the session is skipped instead)."""
+    from dataclasses import replace
+
+    if not isinstance(exc, BadPrices) or exc.panel is None:
+        return None
+    out = set(exc.tickers)
+    if config.benchmark.ticker in out:
+        return None
+    baskets = []
+    for b in config.baskets:
+        keep = [i for i, t in enumerate(b.tickers) if t not in out]
+        if not keep:
+            return None
+        weights = tuple(b.weights[i] for i in keep) if b.weights else None
+        baskets.append(replace(b, tickers=tuple(b.tickers[i] for i in keep), weights=weights))
+    return replace(config, baskets=tuple(baskets))
 
 
 def _skipped(job: Job, session: date) -> bool:
@@ -107,7 +159,11 @@ def _wait_or_give_up(
 
     text = render_data_incomplete(job.config, session, absent)
     notice = [(f"{session} data incomplete", "notice", encode_parts((TextPart(text),)))]
-    job.store.finish(session, "incomplete", [], notice, _listeners(job, now), seconds)
+    chats = _listeners(job, now)
+    routed = digests(
+        job.config, job.runtimes, session, chats, None, f"data incomplete at the deadline ({what})"
+    )
+    job.store.finish(session, "incomplete", [], notice, chats, seconds, routed)
     log.warning("session %s: data still incomplete at the deadline (%s): no signal", session, what)
     return Outcome.INCOMPLETE
 
@@ -139,10 +195,13 @@ def _evaluate(job: Job, session: date, now: datetime, panel: PricePanel, fetch: 
     signals = compute_signals(panel.upto(session), job.config.universe)
     picture = picture_at(signals, session)
     outgoing = session_messages(job.config, signals, picture)
-    messages = [(o.key, o.kind, encode_parts(o.parts)) for o in outgoing]
+    messages = [*job.notices, *((o.key, o.kind, encode_parts(o.parts)) for o in outgoing)]
     events = [e.to_json() for e in picture.events]
+    chats = _listeners(job, now)
+    routed = channel_alerts(job.config, signals, picture)
+    routed += digests(job.config, job.runtimes, session, chats, picture)
     seconds = fetch + time.monotonic() - started
-    job.store.finish(session, "done", events, messages, _listeners(job, now), seconds)
+    job.store.finish(session, "done", events, messages, chats, seconds, routed)
     log.info(
         "session %s: evaluated in %.2fs, %d event(s), %d message(s) queued",
         session,

@@ -15,7 +15,7 @@ import asyncio
 import logging
 import sqlite3
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import partial
@@ -29,6 +29,7 @@ from bot.daemon.job import (
     encode_parts,
     evaluate_session,
 )
+from bot.daemon.routing import digests
 from bot.data.runtimes import Runtimes
 from bot.errors import NotifyError
 from bot.notify.notifiers import CONSOLE_CHAT, Notifier, TextPart
@@ -39,6 +40,18 @@ log = logging.getLogger(__name__)
 
 FIRST_START = "first_start"
 FAILURES = "consecutive_failures"
+PENDING_TRIES = "pending_delivery_tries"  # deliveries in a row that left rows pending
+
+
+Progress = Callable[[int, int, date], None]
+"""``progress(done, total, last session done)``: a rehearsal's progress."""
+
+
+def span(sessions: Sequence[date]) -> str:
+    """Name sessions (oldest first) briefly: one, two, or the first and last of many."""
+    if len(sessions) <= 2:
+        return " and ".join(str(s) for s in sessions)
+    return f"{sessions[0]} .. {sessions[-1]}"
 
 
 @dataclass
@@ -84,10 +97,10 @@ class Daemon:
                 "catch-up %s: %d missed session(s) not evaluated: %s",
                 policy,
                 len(skipped),
-                ", ".join(str(s) for s in skipped),
+                span(skipped),
             )
         if missed and keep:
-            log.info("catch-up %s: evaluating %s", policy, ", ".join(str(s) for s in keep))
+            log.info("catch-up %s: evaluating %s", policy, span(keep))
 
     def _recover(self) -> None:
         doubtful = self.store.recover()
@@ -149,6 +162,7 @@ class Daemon:
             log.exception("session %s: the daily job failed", session)
             self.store.mark(session, "failed", error=f"{type(exc).__name__}: {exc}")
             self._count_failure(session, now, traceback.format_exception_only(exc)[-1].strip())
+            self._failure_digest(session, exc)
             return
         self.evaluations.append((session, outcome))
         if outcome in (Outcome.DONE, Outcome.INCOMPLETE):
@@ -175,6 +189,15 @@ class Daemon:
             chats = list(self.config.telegram.chat_ids) or [CONSOLE_CHAT]
             self.store.enqueue(key, session, "notice", encode_parts((TextPart(text),)), chats)
 
+    def _failure_digest(self, session: date, exc: Exception) -> None:
+        """With a digest on, a failed job still tells its readers (once per session)."""
+        chats = list(self.config.telegram.chat_ids) or [CONSOLE_CHAT]
+        problem = f"the daily job failed ({type(exc).__name__}); it is retried"
+        for (key, kind, parts), targets in digests(
+            self.config, self.runtimes, session, chats, None, problem
+        ):
+            self.store.enqueue(key, session, kind, parts, targets)
+
     async def deliver(self) -> int:
         """Send what the outbox holds; Telegram unreachable leaves it pending for next time."""
         try:
@@ -186,15 +209,22 @@ class Daemon:
             return 0
 
     def next_wake(self, now: datetime) -> datetime:
-        """Retry soon while a due session is unsettled; otherwise the next session's run."""
-        if self.due(now):
-            return now + timedelta(minutes=self.config.schedule.retry_minutes)
-        return self.runtimes.next_run(now)[1]
+        """Retry soon while a due session is unsettled, or while rows stay pending (backoff:
+        1, 2, 4... minutes up to ``retry_minutes``); otherwise the next session's run."""
+        retry = timedelta(minutes=self.config.schedule.retry_minutes)
+        wake = now + retry if self.due(now) else self.runtimes.next_run(now)[1]
+        if not self.store.pending():
+            self.store.put(PENDING_TRIES, "0")
+            return wake
+        tries = int(self.store.get(PENDING_TRIES) or 0)
+        self.store.put(PENDING_TRIES, str(tries + 1))
+        return min(wake, now + min(timedelta(minutes=2**tries), retry))
 
     # --- rehearsal --------------------------------------------------------------------------
 
-    async def rehearse(self, start: date, end: date) -> int:
-        """Run the daily job for every session from ``start`` to ``end`` at its own run time."""
+    async def rehearse(self, start: date, end: date, progress: Progress | None = None) -> int:
+        """Run the daily job for every session from ``start`` to ``end`` at its own run time,
+        calling ``progress(done, total, session)`` after each."""
         sessions = self.runtimes.sessions(start, end)
         if not sessions:
             return 0
@@ -204,7 +234,7 @@ class Daemon:
         self._recover()
         await self.deliver()  # what an earlier, interrupted rehearsal left in the outbox
         retry = timedelta(minutes=self.config.schedule.retry_minutes)
-        for session in sessions:
+        for done, session in enumerate(sessions, start=1):
             now = self.runtimes.run_at(session)
             while not self._settled(session):
                 await self._evaluate(session, now)
@@ -213,4 +243,6 @@ class Daemon:
                 if not self._settled(session) and now > self.runtimes.deadline(session) + retry:
                     log.error("session %s: still failing after its deadline; moving on", session)
                     break
+            if progress is not None:
+                progress(done, len(sessions), session)
         return len(sessions)

@@ -4,6 +4,12 @@ A refresh asks the source only for the last ``overlap`` sessions of tickers alre
 for the whole history of new ones. When the overlap disagrees with what is stored (a split or
 a dividend rewrote the adjusted history), that ticker is fetched again in full. Each refresh
 is one transaction: either every ticker is updated or nothing is.
+
+What comes in is checked at the door (``bot.data.checks``): a bar dated on no session or in
+the future is set aside (the rest of that ticker is kept); a lone one-session jump beyond
+``max_move`` makes the ticker suspect, and it is fetched again in full once (Yahoo may have
+rewritten its adjusted history). If the jump stays, nothing of that ticker is written: the
+cache keeps its older bars, and the report lists it in ``refused`` with the date.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import numpy as np
 
 from bot.core.panel import FIELDS, PricePanel, panel_to_long
 from bot.data import packs
+from bot.data.checks import Refusal, Rules, bad_dates, jumps, why_bad
 from bot.data.source import PriceSource
 from bot.store.db import transaction
 
@@ -39,6 +46,8 @@ class RefreshReport:
     tail: tuple[str, ...]
     rewritten: tuple[str, ...]
     rows_written: int
+    refused: tuple[Refusal, ...] = ()  # tickers set aside: nothing of theirs written
+    dropped: tuple[Refusal, ...] = ()  # single bars set aside (a weekend or future date)
 
 
 class PriceCache:
@@ -102,7 +111,9 @@ class CachedSource:
         conn: sqlite3.Connection,
         history_start: date,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        rules: Rules | None = None,
     ) -> None:
+        self.rules = rules or Rules()
         self.inner = inner
         self.clock = clock
         self.cache = PriceCache(conn)
@@ -127,30 +138,85 @@ class CachedSource:
             step(f"fetching full history of {len(new)} ticker(s)")
             full_panel = self.inner.fetch(new, self.history_start, end)
         rewritten: list[str] = []
+        dropped: list[Refusal] = []
+        if full_panel is not None:
+            full_panel = self._drop_bad_dates(full_panel, dropped)
         if old:
             since = min(d for d in last.values() if d is not None) - timedelta(days=_OVERLAP_DAYS)
             step(f"fetching recent sessions of {len(old)} ticker(s)")
-            tail_panel = self.inner.fetch(old, max(since, self.history_start), end)
-            rewritten = self._disagreeing(tail_panel)
-        if rewritten:
-            log.info(
-                "adjusted history changed for %s; fetching again in full", ", ".join(rewritten)
+            tail_panel = self._drop_bad_dates(
+                self.inner.fetch(old, max(since, self.history_start), end), dropped
             )
-            step(f"re-fetching {len(rewritten)} ticker(s) whose history changed")
-            full_rewrite = self.inner.fetch(rewritten, self.history_start, end)
+            rewritten = self._disagreeing(tail_panel)
+        suspects = [
+            r.ticker
+            for p in (full_panel, tail_panel)
+            if p is not None
+            for r in self._jumps(p, tickers)
+            if r.ticker not in rewritten
+        ]
+        refetch = [*rewritten, *dict.fromkeys(suspects)]
+        refused: list[Refusal] = []
+        if refetch:
+            log.info(
+                "adjusted history changed or jumped for %s; fetching again in full",
+                ", ".join(refetch),
+            )
+            step(f"re-fetching {len(refetch)} ticker(s) whose history changed")
+            full_rewrite = self._drop_bad_dates(
+                self.inner.fetch(refetch, self.history_start, end), dropped
+            )
+            refused = self._jumps(full_rewrite, tickers)
         step("writing to cache")
-        keep = [t for t in old if t not in rewritten]
+        out = {r.ticker for r in refused}
+        again = [t for t in refetch if t not in out]
+        keep = [t for t in old if t not in refetch]
         writes = [
-            (full_panel, new),
-            (_select(tail_panel, keep) if tail_panel is not None else None, []),
-            (full_rewrite, rewritten),
+            (
+                _select(full_panel, [t for t in new if t not in refetch]),
+                [t for t in new if t not in refetch],
+            ),
+            (_select(tail_panel, keep), []),
+            (_select(full_rewrite, again), again),
         ]
         rows, now = 0, self.clock()
         with transaction(self.cache.conn):
             for panel, replace in writes:
                 if panel is not None:
                     rows += self.cache.write(panel, replace, self.inner.name, now)
-        return RefreshReport(tuple(new), tuple(old), tuple(rewritten), rows)
+        for r in refused:
+            log.warning("%s; set aside, the cache keeps its older bars", r.line())
+        for day in sorted({r.day for r in dropped}):
+            names = ", ".join(r.ticker for r in dropped if r.day == day)
+            why = next(r.reason for r in dropped if r.day == day)
+            log.warning("%s: the bar of %s set aside", why, names)
+        return RefreshReport(
+            tuple(new), tuple(old), tuple(again), rows, tuple(refused), tuple(dropped)
+        )
+
+    def _drop_bad_dates(self, panel: PricePanel, dropped: list[Refusal]) -> PricePanel:
+        """Return the panel without bars dated on no session or after today (noted)."""
+        cut = bad_dates(np.asarray(panel.dates.values), self.rules)
+        if not cut.any():
+            return panel
+        for day in panel.dates[cut]:
+            known = panel.adj_close.loc[day]
+            why = why_bad(day.date(), self.rules)
+            names = [t for t, v in known.items() if np.isfinite(v)]
+            dropped += [Refusal(str(t), day.date(), why) for t in names]
+        return PricePanel(*(panel.field(f)[~cut] for f in FIELDS))
+
+    def _jumps(self, panel: PricePanel, tickers: Sequence[str]) -> list[Refusal]:
+        """Lone jumps of the panel's tickers, judged against the cached others as well."""
+        if panel.adj_close.empty:
+            return []
+        others = [t for t in tickers if t not in panel.tickers]
+        frame = panel.adj_close
+        if others:
+            cached = self.cache.read(others, panel.dates[0].date(), panel.dates[-1].date())
+            frame = frame.join(cached.adj_close.reindex(frame.index))
+        found = jumps(frame, self.rules.max_move)
+        return [Refusal(j.ticker, j.day, j.reason()) for j in found if j.ticker in panel.tickers]
 
     def _disagreeing(self, tail: PricePanel) -> list[str]:
         """Return tickers whose freshly fetched overlap differs from the cached rows."""
@@ -169,7 +235,9 @@ class CachedSource:
         return out
 
 
-def _select(panel: PricePanel, tickers: Sequence[str]) -> PricePanel:
+def _select(panel: PricePanel | None, tickers: Sequence[str]) -> PricePanel | None:
+    if panel is None or not tickers:
+        return None
     return PricePanel(*(panel.field(f)[list(tickers)] for f in FIELDS))
 
 

@@ -8,12 +8,16 @@ with typed columns (a millisecond for 16 years of bars); it declines anything un
 blank lines, non-ASCII bytes, a repeated column, a cell it cannot type or that is not finite)
 rather than guess. The careful one then reads every cell as text, as the reader always did,
 and names the first bad line. Either way the rows end as typed arrays that the checks in
-``CHECKS`` see (dates in order, prices positive): a new check is one small function added
-there. Rows before ``start`` are cut right after the checks, before any frame is built.
+``CHECKS`` see (dates in order and on the calendar, none in the future, prices positive, at
+least one price): a new check is one small function added there. A line with fewer or more
+fields than the header (a file cut short) is refused by the careful parser. Across files, a
+lone one-session jump (``bot.data.checks.jumps``) is refused with its file and line. Rows
+before ``start`` are cut after the checks.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -24,9 +28,11 @@ import numpy as np
 import pandas as pd
 
 from bot.core.panel import FIELDS, PricePanel, empty_panel
+from bot.data.checks import BadPrices, Refusal, Rules, bad_date, bad_dates, jumps, why_bad
 from bot.errors import DataError
 
 REQUIRED = ("date", "adj_close")
+log = logging.getLogger(__name__)
 DATES = "datetime64[us]"  # the resolution pandas gives ISO dates; the panels' index dtype
 
 
@@ -52,8 +58,9 @@ class CsvSource:
 
     name = "csv"
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, rules: Rules | None = None) -> None:
         self.folder = Path(folder)
+        self.rules = rules or Rules()
 
     def path_for(self, ticker: str) -> Path:
         return self.folder / f"{ticker}.csv"
@@ -66,14 +73,64 @@ class CsvSource:
             names = ", ".join(missing)
             raise DataError(f"no price file for {names} in {self.folder} (expected <TICKER>.csv)")
         wanted = list(dict.fromkeys(tickers))
+        if self.rules.calendar:  # built once here, not by several reading threads at once
+            from bot.data.calendar import sessions
+
+            sessions(self.rules.calendar, date.today(), date.today())
         # pyarrow parses a small file on one thread and releases the GIL: read several at once.
         with ThreadPoolExecutor(max_workers=min(4, max(len(wanted), 1))) as pool:
-            found = pool.map(lambda t: read_price_csv(self.path_for(t), start, end), wanted)
+            found = pool.map(lambda t: read_price_csv(self.path_for(t), rules=self.rules), wanted)
             rows = dict(zip(wanted, found, strict=True))
-        return panel_of(rows, tickers)
+        # Holidays and jumps are judged against the other files, over every row.
+        self._check_holidays(rows)
+        self._check_jumps(rows)
+        return panel_of({t: r.between(start, end) for t, r in rows.items()}, tickers)
+
+    def _check_holidays(self, rows: dict[str, PriceRows]) -> None:
+        """A weekday that is no session is refused in a file that has it alone (a stray row);
+        one every file has is the data's own calendar (a vendor listing a holiday): kept, with
+        a note at INFO (test data and some vendors list weekday holidays in every file)."""
+        found = {t: r.dates[bad_dates(r.dates, self.rules)] for t, r in rows.items()}
+        if not any(len(d) for d in found.values()):
+            return
+        shared = set.intersection(*(set(d.tolist()) for d in found.values()))
+        stray = [(d, t) for t, days in found.items() for d in days.tolist() if d not in shared]
+        if stray:
+            day, ticker = min(stray)
+            line = int(np.searchsorted(rows[ticker].dates, day)) + 2
+            why = why_bad(pd.Timestamp(day).date(), self.rules)
+            raise DataError(f"{self.path_for(ticker)}:{line}: {why}")
+        days = ", ".join(str(pd.Timestamp(d).date()) for d in sorted(shared)[:3])
+        log.info(
+            "%s: every file lists %d day(s) that are not %s sessions (%s%s); kept as sessions",
+            self.folder,
+            len(shared),
+            self.rules.calendar,
+            days,
+            " ..." if len(shared) > 3 else "",
+        )
+
+    def _check_jumps(self, rows: dict[str, PriceRows]) -> None:
+        adj = FIELDS.index("adj_close")
+        frame = panel_of(rows, list(rows)).adj_close if len(rows) > 1 else None
+        if frame is None:
+            only = next(iter(rows.values()), None)
+            if only is None:
+                return
+            index = pd.DatetimeIndex(only.dates)
+            frame = pd.DataFrame({t: only.values[:, adj] for t in rows}, index=index)
+        found = jumps(frame, self.rules.max_move)
+        if not found:
+            return
+        first = found[0]
+        line = int(np.searchsorted(rows[first.ticker].dates, _day(first.day))) + 2
+        where = f"{self.path_for(first.ticker)}:{line}"
+        raise BadPrices([Refusal(first.ticker, first.day, first.reason(), where)])
 
 
-def read_price_csv(path: Path, start: date | None = None, end: date | None = None) -> PriceRows:
+def read_price_csv(
+    path: Path, start: date | None = None, end: date | None = None, rules: Rules | None = None
+) -> PriceRows:
     """Read and check one price file; return its rows from ``start`` to ``end`` inclusive.
 
     Raises:
@@ -87,7 +144,7 @@ def read_price_csv(path: Path, start: date | None = None, end: date | None = Non
     if rows is None:
         rows = careful_rows(data, path)
     for check in CHECKS:
-        check(rows, path)
+        check(rows, path, rules or Rules())
     return rows.between(start, end)
 
 
@@ -169,6 +226,7 @@ def _data_lines(data: bytes) -> int:
 def careful_rows(data: bytes, path: Path) -> PriceRows:
     if not data.strip():
         raise DataError(f"{path}:1: empty file; expected a header {','.join(('date', *FIELDS))}")
+    _check_field_counts(data, path)
     try:
         raw = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=True)
     except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
@@ -192,6 +250,27 @@ def _check_header(columns: list[str], path: Path) -> None:
             f"{path}:1: missing column(s) {', '.join(absent)}; "
             f"expected {','.join(('date', *FIELDS))}"
         )
+
+
+def _check_field_counts(data: bytes, path: Path) -> None:
+    """Every line holds as many fields as the header: a short one was cut (``...,216.85,21``
+    is not a price of 21), a long one has a stray comma."""
+    import csv
+    import io
+
+    reader = csv.reader(io.StringIO(data.decode("utf-8", errors="replace"), newline=""))
+    width = 0
+    for cells in reader:
+        if not cells or not "".join(cells).strip():
+            continue  # a blank line (pandas skips those before the header, too)
+        if not width:
+            width = len(cells)
+            continue
+        if len(cells) != width:
+            cut = " (cut short?)" if len(cells) < width else ""
+            raise DataError(
+                f"{path}:{reader.line_num}: {len(cells)} field(s) where the header has {width}{cut}"
+            )
 
 
 def _dates(text: pd.Series, path: Path, lines: np.ndarray) -> np.ndarray:
@@ -219,7 +298,21 @@ def _numeric(raw: pd.DataFrame, column: str, path: Path, lines: np.ndarray) -> n
 # -- checks on the typed rows, whichever parser produced them ------------------------------
 
 
-def check_order(rows: PriceRows, path: Path) -> None:
+def check_has_prices(rows: PriceRows, path: Path, rules: Rules) -> None:
+    """A configured ticker must have prices: a file of only its header is refused."""
+    if not np.isfinite(rows.values[:, FIELDS.index("adj_close")]).any():
+        what, line = ("only a header", 1) if len(rows.dates) == 0 else ("no adj_close", 2)
+        raise DataError(f"{path}:{line}: no prices ({what}); a configured ticker needs its bars")
+
+
+def check_dates(rows: PriceRows, path: Path, rules: Rules) -> None:
+    """No date is a weekend day or after today (holidays: ``CsvSource._check_holidays``)."""
+    bad = bad_date(rows.dates, rules, holidays=False)
+    if bad is not None:
+        raise DataError(f"{path}:{bad[0] + 2}: {bad[1]}")
+
+
+def check_order(rows: PriceRows, path: Path, rules: Rules) -> None:
     """Dates must increase strictly: a repeated or earlier date names its line."""
     values = rows.dates
     if len(values) < 2:
@@ -238,7 +331,7 @@ def check_order(rows: PriceRows, path: Path) -> None:
         )
 
 
-def check_positive(rows: PriceRows, path: Path) -> None:
+def check_positive(rows: PriceRows, path: Path, rules: Rules) -> None:
     """Adjusted closes, where known, must be above zero (returns divide by them)."""
     prices = rows.values[:, FIELDS.index("adj_close")]
     nonpositive = prices <= 0
@@ -247,8 +340,8 @@ def check_positive(rows: PriceRows, path: Path) -> None:
         raise DataError(f"{path}:{i + 2}: adj_close must be positive, got {prices[i]:g}")
 
 
-Check = Callable[[PriceRows, Path], None]
-CHECKS: tuple[Check, ...] = (check_order, check_positive)
+Check = Callable[[PriceRows, Path, Rules], None]
+CHECKS: tuple[Check, ...] = (check_has_prices, check_order, check_dates, check_positive)
 """Checks every file's rows pass, in this order; each raises DataError naming a line."""
 
 

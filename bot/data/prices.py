@@ -8,6 +8,11 @@ A command with nothing to read creates nothing: before the state file is first c
 must answer (``YahooSource.check_reachable``), and ``--offline`` with no cached prices says
 to run ``rotabot prices update``. ``load_noted`` also says why the data may stop before the
 last close (``bot.data.age`` counts by how much).
+
+Prices are checked at the door (``bot.data.checks``, with ``rules_for(config)``): a refused
+CSV file raises ``BadPrices`` naming file and line; a Yahoo ticker set aside by the refresh
+raises ``BadPrices`` naming ticker and date, carrying the prices without it, so the daemon
+can skip the session or carry on without the ticker (``data.on_bad_ticker``).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from bot.config.paths import cache_dir
 from bot.core.panel import PricePanel
 from bot.data.age import PUBLISH_DELAY
 from bot.data.cache import CachedSource, PriceCache, Progress, RefreshReport
+from bot.data.checks import BadPrices, Rules
 from bot.data.csv_source import CsvSource
 from bot.data.source import PriceSource
 from bot.data.yahoo import YahooRateLimited, YahooSource, YahooUnreachable
@@ -51,10 +57,15 @@ def open_state(config: Config) -> sqlite3.Connection:
     return connect(config.state.path)
 
 
+def rules_for(config: Config) -> Rules:
+    """The checks at the door as configured: the schedule's calendar, the move bound."""
+    return Rules(config.schedule.calendar, max_move=config.data.max_daily_move)
+
+
 def upstream(config: Config) -> PriceSource:
     """Return the configured source without the cache."""
     if config.data.source == "csv":
-        return CsvSource(config.data.csv_dir)
+        return CsvSource(config.data.csv_dir, rules_for(config))
     return YahooSource(cache_dir())
 
 
@@ -68,7 +79,10 @@ def update_cache(
 ) -> RefreshReport:
     """Refresh the cache from ``source`` (default: the configured one): ``prices update``."""
     clock = (lambda: now) if now else (lambda: datetime.now(UTC))
-    cached = CachedSource(source or upstream(config), conn, config.data.history_start, clock)
+    inner = source or upstream(config)
+    # A CSV folder checks its files itself (by file and line, and across files).
+    rules = Rules() if isinstance(inner, CsvSource) else rules_for(config)
+    cached = CachedSource(inner, conn, config.data.history_start, clock, rules)
     return cached.refresh(list(tickers or config.tickers), progress=progress)
 
 
@@ -102,11 +116,12 @@ def load_noted(
     Raises:
         UsageError: offline (``refresh`` "never") with no cached prices for some ticker.
         DataUnavailable: the source failed and the cache has nothing for some ticker.
+        BadPrices: prices refused at the door (its ``panel``: the cache without them).
     """
     wanted = list(tickers or config.tickers)
     start = config.data.history_start
     if config.data.source == "csv":
-        panel = CsvSource(config.data.csv_dir).fetch(wanted, start)
+        panel = CsvSource(config.data.csv_dir, rules_for(config)).fetch(wanted, start)
         return Loaded(panel, "the price folder ends there")
     refresh = refresh or ("never" if config.data.refresh == "never" else "auto")
     source = source or upstream(config)
@@ -118,13 +133,16 @@ def load_noted(
     conn = conn or connect(config.state.path)
     try:
         cache = PriceCache(conn)
-        why = "the last refresh found nothing newer"
+        why: str | BadPrices = "the last refresh found nothing newer"
         if refresh == "never":
             _check_cached(cache, wanted)
             why = "offline, showing the cache"
         elif refresh == "always" or (refresh == "auto" and _stale(config, cache, wanted, now)):
             why = _refresh_or_warn(config, conn, wanted, source, now) or why
-        return Loaded(cache.read(wanted, start), why)
+        panel = cache.read(wanted, start)
+        if isinstance(why, BadPrices):
+            raise BadPrices(why.refusals, panel)
+        return Loaded(panel, why)
     finally:
         if own:
             conn.close()
@@ -164,10 +182,12 @@ def _refresh_or_warn(
     tickers: Sequence[str],
     source: PriceSource | None,
     now: datetime | None,
-) -> str | None:
-    """Refresh the cache; on failure with every ticker cached, warn and say why (else raise)."""
+) -> str | BadPrices | None:
+    """Refresh the cache; on failure with every ticker cached, warn and say why (else raise).
+
+    Tickers the refresh set aside come back as a ``BadPrices`` (the rest was written)."""
     try:
-        update_cache(config, conn, tickers, source=source, now=now)
+        report = update_cache(config, conn, tickers, source=source, now=now)
     except DataUnavailable as exc:
         last = PriceCache(conn).last_dates(tickers)
         if any(d is None for d in last.values()):
@@ -178,7 +198,7 @@ def _refresh_or_warn(
         if isinstance(exc, YahooRateLimited):
             return "Yahoo rate-limited the refresh, showing the cache"
         return "the refresh failed, showing the cache"
-    return None
+    return BadPrices(report.refused) if report.refused else None
 
 
 def min_date(last: dict[str, date | None]) -> date | None:

@@ -18,12 +18,14 @@ Parts are stored as JSON (``encode_parts``: PNG as base64) so a restart can fini
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 from collections.abc import Sequence
 from functools import partial
 
 from bot.errors import NotifyError
+from bot.notify.channels import Fanout
 from bot.notify.notifiers import (
     ON_WIRE,
     Notifier,
@@ -40,15 +42,42 @@ log = logging.getLogger(__name__)
 
 
 async def deliver_pending(
-    store: StateStore, notifier: Notifier, keys: Sequence[str] | None = None
+    store: StateStore, notifier: Notifier | Fanout, keys: Sequence[str] | None = None
 ) -> int:
     """Send every pending outbox row (of ``keys`` when given), part by part; return how many
-    rows completed. The notifier is opened only when there is something to send; an error
-    opening it (Telegram unreachable, token refused) propagates and the rows stay pending."""
-    done = 0
-    rows = store.pending(keys)
-    if not rows:
+    rows completed.
+
+    Each channel (Telegram's chats, each named channel) is delivered by its own task, side by
+    side, so a slow or failing channel never holds up the others. A channel's notifier is
+    opened only when it has something to send; an error opening it (Telegram unreachable,
+    token refused) leaves its rows pending and is raised once every channel is done.
+    """
+    fanout = notifier if isinstance(notifier, Fanout) else Fanout(notifier)
+    by_channel: dict[str, list[OutboxRow]] = {}
+    for row in store.pending(keys):
+        by_channel.setdefault(row.channel, []).append(row)
+    results = await asyncio.gather(
+        *(_deliver_channel(store, fanout, ch, rows) for ch, rows in by_channel.items()),
+        return_exceptions=True,
+    )
+    errors = [r for r in results if isinstance(r, BaseException)]
+    if errors:
+        raise errors[0]
+    return sum(r for r in results if isinstance(r, int))
+
+
+async def _deliver_channel(
+    store: StateStore, fanout: Fanout, channel: str, rows: list[OutboxRow]
+) -> int:
+    notifier = fanout.for_channel(channel)
+    if notifier is None:
+        log.warning(
+            "channel %s: not configured or its URL variable is unset: %d row(s) stay pending",
+            channel,
+            len(rows),
+        )
         return 0
+    done = 0
     async with notifier:
         for row in rows:
             done += await _deliver_row(store, notifier, row)
@@ -68,13 +97,11 @@ async def _deliver_row(store: StateStore, notifier: Notifier, row: OutboxRow) ->
             continue
         except Undelivered as exc:
             store.failed(row.id, redact(str(exc)), retry=True)
-            log.warning(
-                "outbox %s -> chat %s: not delivered, will retry: %s", row.key, row.chat_id, exc
-            )
+            log.warning("outbox %s -> %s: not delivered, will retry: %s", row.key, row.target, exc)
             return 0
         except NotifyError as exc:
             store.failed(row.id, redact(str(exc)), retry=False)
-            log.error("outbox %s -> chat %s: failed for good: %s", row.key, row.chat_id, exc)
+            log.error("outbox %s -> %s: failed for good: %s", row.key, row.target, exc)
             return 0
         finally:
             ON_WIRE.reset(wired)

@@ -18,7 +18,7 @@ from bot.data.cache import PriceCache
 from bot.data.runtimes import Runtimes
 from bot.errors import BotError
 from bot.render.replies import StatusReport
-from bot.store.state import REHEARSAL, OutboxRow, Run, StateStore
+from bot.store.state import REHEARSAL, OutboxRow, Run, StateStore, TargetState
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,7 @@ class Status:
     newest_bar: date | None
     behind: tuple[str, ...]  # tickers whose last bar is older than newest_bar
     last_rehearsal: Run | None = None  # a rehearsal's runs are kept apart from the live ones
+    targets: tuple[TargetState, ...] = ()  # each chat and channel: last success, owed rows
 
     @property
     def pending(self) -> int:
@@ -90,6 +91,7 @@ def collect_status(config: Config, conn: sqlite3.Connection, now: datetime) -> S
         newest_bar=newest,
         behind=tuple(sorted(t for t, d in last.items() if d != newest)),
         last_rehearsal=next(iter(StateStore(conn, REHEARSAL).recent_runs(1)), None),
+        targets=tuple(store.targets()),
     )
 
 
@@ -126,6 +128,7 @@ def chat_report(
         last_run=f"{run.session} {run.status}" if run else None,
         pending=status.pending,
         unconfirmed=status.unconfirmed,
+        targets=tuple(target_line(t, tz) for t in status.targets),
     )
 
 
@@ -165,11 +168,28 @@ def render_status(status: Status, config: Config) -> str:
         f"outbox: {pending} pending, {status.outbox.get('sent', 0)} sent, "
         f"{doubt} unconfirmed, {failed} failed"
     )
+    lines += [f"  {target_line(t, UTC)}" for t in status.targets]
     if status.failures:
         lines.append(f"failed runs in a row: {status.failures}")
     behind = f" (behind: {', '.join(status.behind)})" if status.behind else ""
     lines.append(f"data: latest bar {status.newest_bar or 'none'}{behind}")
     return "\n".join(lines)
+
+
+def target_line(state: TargetState, tz: tzinfo) -> str:
+    """One target in one line: "channel ops: last success 2026-07-01 22:31 UTC, 1 pending"."""
+    ok = state.last_success
+    when = f"{datetime.fromisoformat(ok).astimezone(tz):%Y-%m-%d %H:%M %Z}" if ok else "never"
+    owed = [
+        f"{n} {what}"
+        for n, what in (
+            (state.pending, "pending"),
+            (state.unconfirmed, "unconfirmed"),
+            (state.failed, "failed"),
+        )
+        if n
+    ]
+    return f"{state.target}: last success {when}" + (f", {', '.join(owed)}" if owed else "")
 
 
 def _delivery(record: DeliveryRecord | None, kind: bool = True) -> str:

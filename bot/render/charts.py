@@ -26,6 +26,11 @@ if TYPE_CHECKING:
 
 SIZE = (8.0, 4.5)  # inches at DPI: 800 x 450 px, a phone-friendly 16:9
 DPI = 100
+# Phones show a chart about 400 px wide, half its size: every label is at least FONT points
+# (FONT * DPI / 72 = 16.7 px drawn, 8.3 px on the phone), the title TITLE_FONT.
+FONT = 12.0
+TITLE_FONT = 13.0
+LOG_RANGE = 2.0  # a ratio that moves more than this factor in the window goes on a log scale
 _SEVERITY_COLOR = {Severity.SEVERE: "#c62828", Severity.ALERT: "#ef6c00", Severity.INFO: "#1565c0"}
 _QUADRANT_COLOR = {
     "Leading": "#e8f5e9",
@@ -69,10 +74,17 @@ def _window(frame: pd.DataFrame, end: date | None) -> pd.DataFrame:
 
 
 def ratio_chart(ps: PairSignals, end: date | None = None, days: int = 250) -> bytes:
-    """Return a PNG of the ratio with its moving averages over ``days`` sessions to ``end``.
+    """Return a PNG of the ratio with its moving averages over ``days`` sessions to ``end``."""
+    return _png(ratio_figure(ps, end, days))
+
+
+def ratio_figure(ps: PairSignals, end: date | None = None, days: int = 250) -> Figure:
+    """Draw the ratio chart (``ratio_chart``) and return its figure.
 
     Rotation events in the window are marked: up triangles for rotations toward the first
-    (numerator) basket, down triangles toward the second, coloured by severity.
+    (numerator) basket, down triangles toward the second, coloured by severity. An event on
+    the last session (the alert's own) gets a dashed line and its date as a label. A ratio
+    whose range in the window exceeds ``LOG_RANGE`` is drawn on a log scale.
     """
     frame = _window(ps.frame, end).tail(days)
     first, last = pd.Timestamp(frame.index[0]), pd.Timestamp(frame.index[-1])
@@ -96,10 +108,22 @@ def ratio_chart(ps: PairSignals, end: date | None = None, days: int = 250) -> by
         label=f"{p.ma_long}-day average",
     )
     _mark_events(ax, ps, frame, first.date(), last.date())
-    ax.set_title(_label(f"{a_name} / {b_name} ratio, {first:%Y-%m-%d} to {last:%Y-%m-%d}"))
+    _log_scale_if_wide(ax, frame["ratio"])
+    ax.set_title(
+        _label(f"{a_name} / {b_name} ratio, {first:%Y-%m-%d} to {last:%Y-%m-%d}"),
+        fontsize=TITLE_FONT,
+    )
     ax.grid(True, alpha=0.3)
     _date_axis(ax)
-    return _png(fig)
+    ax.tick_params(labelsize=FONT)
+    return fig
+
+
+def _log_scale_if_wide(ax: Any, ratio: pd.Series) -> None:
+    low, high = float(ratio.min()), float(ratio.max())
+    if low > 0 and high / low > LOG_RANGE:
+        ax.set_yscale("log")
+        ax.set_ylabel("ratio (log scale)", fontsize=FONT)
 
 
 def _mark_events(ax: Any, ps: PairSignals, frame: pd.DataFrame, start: date, end: date) -> None:
@@ -110,7 +134,15 @@ def _mark_events(ax: Any, ps: PairSignals, frame: pd.DataFrame, start: date, end
     a_name, b_name = _names(ps)
     seen_up: set[bool] = set()
     seen_severity: set[Severity] = set()
-    for event in pair_events(ps, start, end):
+    events = pair_events(ps, start, end)
+    if any(e.date == end for e in events):  # the alert's own session: say which it is
+        ax.axvline(pd.Timestamp(end), color="#616161", linestyle="--", linewidth=1.0, zorder=1)
+        ax.annotate(
+            f"{end:%Y-%m-%d}", xy=(pd.Timestamp(end), 1.0), xycoords=("data", "axes fraction"),
+            xytext=(-4, -4), textcoords="offset points", ha="right", va="top", fontsize=FONT,
+            color="#424242",
+        )  # fmt: skip
+    for event in events:
         ts = pd.Timestamp(event.date)
         up = event.to_basket == a_key
         seen_up.add(up)
@@ -130,7 +162,7 @@ def _mark_events(ax: Any, ps: PairSignals, frame: pd.DataFrame, start: date, end
         if s in seen_severity
     ]
     handles, _ = ax.get_legend_handles_labels()
-    ax.legend(handles=handles + proxies, loc="best", fontsize=7, ncol=2)
+    ax.legend(handles=handles + proxies, loc="best", fontsize=FONT, ncol=2)
 
 
 def _date_axis(ax: Any) -> None:
@@ -144,7 +176,14 @@ def _date_axis(ax: Any) -> None:
 def rrg_chart(
     signals: Signals, end: date | None = None, tail: int = 10, highlight: Pair | None = None
 ) -> bytes:
-    """Return a PNG of every basket's RS-Ratio vs RS-Momentum against the benchmark.
+    """Return a PNG of every basket's RS-Ratio vs RS-Momentum against the benchmark."""
+    return _png(rrg_figure(signals, end, tail, highlight))
+
+
+def rrg_figure(
+    signals: Signals, end: date | None = None, tail: int = 10, highlight: Pair | None = None
+) -> Figure:
+    """Draw the relative rotation graph (``rrg_chart``) and return its figure.
 
     Each basket is drawn with a tail of its last ``tail`` sessions to ``end``, the latest
     point large; the two baskets of ``highlight`` (the pair an alert is about) are drawn bold
@@ -166,12 +205,16 @@ def rrg_chart(
     _quadrants(ax, np.concatenate(points))
     last = pd.Timestamp(frame.index[-1])
     bench = signals.universe.benchmark.name
-    ax.set_title(_label(f"Relative rotation vs {bench}, {tail} sessions to {last:%Y-%m-%d}"))
-    ax.set_xlabel("RS-Ratio")
-    ax.set_ylabel("RS-Momentum")
+    ax.set_title(
+        _label(f"Relative rotation vs {bench}, {tail} sessions to {last:%Y-%m-%d}"),
+        fontsize=TITLE_FONT,
+    )
+    ax.set_xlabel("RS-Ratio", fontsize=FONT)
+    ax.set_ylabel("RS-Momentum", fontsize=FONT)
+    ax.tick_params(labelsize=FONT)
     # Outside the axes: inside it would hide a quadrant's name or the tails.
-    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)
-    return _png(fig)
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=FONT, frameon=False)
+    return fig
 
 
 _PALETTE = ("#e53935", "#1e88e5", "#43a047", "#fb8c00", "#8e24aa", "#00897b", "#6d4c41")
@@ -209,7 +252,7 @@ def _quadrants(ax: Any, values: np.ndarray) -> None:
             name,
             ha="right" if x0 == 100.0 else "left",
             va="top" if y0 == 100.0 else "bottom",
-            fontsize=9,
+            fontsize=FONT,
             color="#616161",
         )
     ax.axhline(100.0, color="#9e9e9e", linewidth=0.8)

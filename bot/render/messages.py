@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from bot.config import Config
+from bot.config.model import ChannelConfig
 from bot.core.models import Picture, Severity, SignalState
 from bot.core.signals import Signals
 from bot.render import html
@@ -55,22 +56,44 @@ def session_messages(config: Config, signals: Signals, picture: Picture) -> list
     """Return the session's alerts (one per pair with events at or above
     ``telegram.min_severity``, in config order), or its quiet-day summary when no pair has one
     and ``telegram.send_quiet_days`` is on; events below the threshold are only in the summary."""
-    floor = Severity(config.telegram.min_severity).rank
-    alerts = []
-    for state in picture.pairs:
-        pushed = tuple(e for e in state.events if e.severity.rank >= floor)
-        if pushed:
-            alerts.append(_alert(config, signals, replace(state, events=pushed)))
+    alerts = pair_alerts(config, signals, picture, config.telegram.min_severity)
     if alerts or not config.telegram.send_quiet_days:
         return alerts
     text = fmt.render_quiet_day(picture, config)
     return [Outgoing(f"{picture.date} quiet", "quiet", compose(text, None, "", ""))]
 
 
-def _alert(config: Config, signals: Signals, state: SignalState) -> Outgoing:
+def channel_messages(
+    config: Config, signals: Signals, picture: Picture, channel: ChannelConfig
+) -> list[Outgoing]:
+    """Return one named channel's alerts: its own ``min_severity``, ``pairs`` and ``charts``.
+    The keys are the chats' keys: the outbox tells the targets apart."""
+    states = replace(picture, pairs=tuple(p for p in picture.pairs if channel.watches(p.pair)))
+    return pair_alerts(config, signals, states, channel.min_severity, channel.charts)
+
+
+def pair_alerts(
+    config: Config,
+    signals: Signals,
+    picture: Picture,
+    min_severity: str,
+    charts: bool | None = None,
+) -> list[Outgoing]:
+    """Return one alert per pair with events at or above ``min_severity``, in config order."""
+    floor = Severity(min_severity).rank
+    alerts = []
+    for state in picture.pairs:
+        pushed = tuple(e for e in state.events if e.severity.rank >= floor)
+        if pushed:
+            chart = config.telegram.charts if charts is None else charts
+            alerts.append(_alert(config, signals, replace(state, events=pushed), chart))
+    return alerts
+
+
+def _alert(config: Config, signals: Signals, state: SignalState, charts: bool) -> Outgoing:
     text = fmt.render_alert(state, config)
     png = None
-    if config.telegram.charts:
+    if charts:
         from bot.render.charts import ratio_chart
 
         png = ratio_chart(signals.pair(state.pair), end=state.date, days=ALERT_CHART_DAYS)

@@ -8,6 +8,8 @@ from datetime import date, datetime
 from typing import Protocol
 
 from bot.config import Config
+from bot.core.explain import pct
+from bot.core.scorecard import ScoreRow
 from bot.render.html import esc, table
 from bot.render.text import pair_title
 
@@ -39,6 +41,7 @@ class StatusReport:
     last_run: str | None = None  # "2026-07-01 done" (session and result), from the daemon
     pending: int = 0  # outbox rows waiting to be sent
     unconfirmed: int = 0  # outbox rows that may not have arrived (never sent again)
+    targets: tuple[str, ...] = ()  # one line per chat or channel: last success, owed rows
 
 
 def _when(at: datetime | None) -> str:
@@ -65,6 +68,10 @@ def render_status(report: StatusReport) -> str:
         text += f"\nLast alert: {esc(alert.key)}, {esc(alert.status)} {esc(_when(alert.at))}"
     if report.lagging:
         text += f"\nNo bar on the latest session for: {esc(', '.join(report.lagging))}"
+    if len(report.targets) > 1 or any(
+        " pending" in t or "unconfirmed" in t for t in report.targets
+    ):
+        text += "\n<b>Targets</b>\n" + "\n".join(esc(t) for t in report.targets)
     return text
 
 
@@ -93,6 +100,17 @@ def render_help(commands: Sequence[tuple[str, str, str]]) -> str:
     for name, usage, text in commands:
         lines.append(f"/{esc(name)}{' ' + esc(usage) if usage else ''} - {esc(text)}")
     return "\n".join(lines)
+
+
+def render_hint(line: str, commands: Sequence[tuple[str, str, str]]) -> str:
+    """Return the answer to an unknown command or plain text: a one-line hint, then /help."""
+    return f"{esc(line)}\n\n{render_help(commands)}"
+
+
+def render_version(version: str, libraries: Mapping[str, str]) -> str:
+    """Return "rotabot 0.1.0" and the versions of the libraries it runs on."""
+    rest = " · ".join(f"{esc(name)} {esc(v)}" for name, v in libraries.items())
+    return f"<b>rotabot {esc(version)}</b>\n{rest}"
 
 
 def render_start(config: Config, commands: Sequence[tuple[str, str, str]]) -> str:
@@ -151,3 +169,32 @@ def _metric(key: str, value: object) -> str:
 
 
 SORRY = "Sorry, that failed on my side; the details are in the bot's log."
+
+
+def render_scorecard(rows: Sequence[ScoreRow], start: date, end: date, source: str) -> str:
+    """Return /scorecard: per pair, kind and severity, what followed the events, against
+    random sessions (``bot.core.scorecard``)."""
+    what = "alerts delivered" if source == "state" else "events a replay finds"
+    parts = [f"<b>Scorecard</b> {start} to {end}, {esc(what)}"]
+    if not rows:
+        parts.append("No events in this period.")
+    for r in rows:
+        table_rows = [("h", "mean", "hit", "t", "pct")]
+        for h, s in r.horizons.items():
+            base = r.baselines[h]
+            table_rows.append(
+                (
+                    str(h),
+                    pct(s.mean, "+.1f"),
+                    "n/a" if s.hit_rate is None else f"{s.hit_rate:.0%}",
+                    "n/a" if s.t is None else f"{s.t:+.1f}",
+                    "n/a" if base is None else f"{base.percentile:.0f}",
+                )
+            )
+        head = f"{r.pair} · {r.severity} {r.kind} · {r.count} event(s)"
+        parts.append(f"{esc(head)}\n" + table(table_rows))
+    parts.append(
+        "<i>Spread move 1, 5, 20 sessions after each event; t: Newey-West; pct: where the mean "
+        "stands among random sessions (50 = a random day).</i>"
+    )
+    return "\n\n".join(parts)

@@ -14,10 +14,11 @@ import io
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from bot.backtest.breakdown import short_period_warning, trade_table
 from bot.backtest.engine import BacktestResult
 from bot.backtest.market import BENCHMARK, MarketData
 from bot.backtest.metrics import drawdowns
-from bot.backtest.report import metrics_table
+from bot.backtest.report import figures, metrics_table, monthly_table, trades_line
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -122,19 +123,22 @@ def html_report(
     images: Mapping[str, bytes],
 ) -> str:
     """Return one HTML page with everything inline (tables, charts as data URIs, trades)."""
-    named = {"strategy": result.metrics, **result.benchmarks}
-    header, rows = metrics_table({k: m.to_json() for k, m in named.items()})
+    header, rows = metrics_table(figures(result))
+    warning = short_period_warning(result)
     parts = [
         f"<h1>{html.escape(title)}</h1>",
         _html_table(["", ""], [[k, v] for k, v in facts.items()]),
+        *([f"<p class=warning>{html.escape(warning)}</p>"] if warning else []),
         "<h2>Metrics</h2>",
         _html_table(header, rows),
+        f"<p>{html.escape(trades_line(result))}</p>",
     ]
     parts += [f"<p class=note>{html.escape(n)}</p>" for n in result.notes]
+    parts += ["<h2>Monthly returns (net of costs)</h2>", _html_table(*monthly_table(result))]
     for name, png in images.items():
         data = base64.b64encode(png).decode("ascii")
         parts.append(f'<img alt="{html.escape(name)}" src="data:image/png;base64,{data}">')
-    trades = result.trades.copy()
+    trades = trade_table(result)
     trades["date"] = trades["date"].dt.strftime("%Y-%m-%d")
     trades["decided"] = trades["decided"].dt.strftime("%Y-%m-%d")
     parts.append(f"<h2>Trades ({len(trades)})</h2>")
@@ -144,6 +148,7 @@ def html_report(
         "table{border-collapse:collapse;margin:1em 0}td,th{padding:2px 10px;text-align:right}"
         "td:first-child,th:first-child{text-align:left}tr:nth-child(even){background:#f4f4f4}"
         "img{max-width:100%;display:block;margin:1em 0}.note{color:#a05a00}"
+        ".warning{color:#b00020;font-weight:600}"
     )
     body = "\n".join(parts)
     return (

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from bot.errors import BotError, UserError
-from bot.store.schema import OUTBOX_ONLY, REHEARSAL_MARKS, STATE_SCHEMA
+from bot.store.schema import OUTBOX_ONLY, OUTBOX_TARGETS, REHEARSAL_MARKS, STATE_SCHEMA
 
 MIGRATIONS: list[str] = [
     # 1: price cache
@@ -70,6 +70,8 @@ MIGRATIONS: list[str] = [
     OUTBOX_ONLY,
     # 5: a rehearsal's runs and events apart from the live daemon's (see bot.store.schema).
     REHEARSAL_MARKS,
+    # 6: one outbox row per (message, target): Telegram chats and named channels.
+    OUTBOX_TARGETS,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

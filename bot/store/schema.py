@@ -144,3 +144,37 @@ SELECT session, position, kind, severity, payload FROM events WHERE session > da
 DELETE FROM events WHERE session > date('now');
 DELETE FROM runs WHERE session > date('now')
 """
+
+# One row per (message, target): a target is a Telegram chat (channel 'telegram') or a named
+# channel (chat_id 0). SQLite cannot change a UNIQUE constraint in place, so the table is
+# rebuilt and every existing row kept as a Telegram row.
+OUTBOX_TARGETS = """
+CREATE TABLE outbox_targets (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL,
+    session TEXT NOT NULL,
+    channel TEXT NOT NULL DEFAULT 'telegram',
+    chat_id INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    parts TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending',
+    next_part INTEGER NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    sent_at TEXT,
+    message_ids TEXT NOT NULL DEFAULT '[]',
+    error TEXT,
+    doubtful INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (key, channel, chat_id)
+);
+INSERT INTO outbox_targets (
+    id, key, session, channel, chat_id, kind, parts, status, next_part, attempts,
+    created_at, sent_at, message_ids, error, doubtful
+)
+SELECT
+    id, key, session, 'telegram', chat_id, kind, parts, status, next_part, attempts,
+    created_at, sent_at, message_ids, error, doubtful
+FROM outbox;
+DROP TABLE outbox;
+ALTER TABLE outbox_targets RENAME TO outbox
+"""

@@ -56,6 +56,7 @@ from bot.telegram.commands import (
     Reply,
     check_arguments,
     help_rows,
+    hint,
 )
 from bot.telegram.polling import Outage, WatchedRequest
 from bot.telegram.queues import Admission, ChatQueues
@@ -129,6 +130,9 @@ def build_application(config: Config, token: str, service: BotService) -> App:
         app.add_handler(
             CommandHandler(command.name, callback, allowed & filters.UpdateType.MESSAGE)
         )
+    # After the commands: only a message no command took reaches it (an unknown /word, text).
+    unknown = (filters.COMMAND | filters.TEXT) & filters.UpdateType.MESSAGE
+    app.add_handler(MessageHandler(allowed & unknown, _hinter(queues)))
     app.add_handler(MessageHandler(~allowed, _stranger(config)))
     app.add_error_handler(_on_error(config))
     return app
@@ -156,6 +160,19 @@ def _dispatcher(command: Command, service: BotService, queues: ChatQueues) -> Ca
             await _send_or_log(bot, chat.id, Reply(replies.render_problem(text)))
 
     return dispatch
+
+
+def _hinter(queues: ChatQueues) -> Callback:
+    async def answer_hint(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        chat, message = update.effective_chat, update.effective_message
+        if chat is None or message is None:
+            return
+        reply = Reply(hint(message.text or ""))
+        bot = context.bot
+        # Through the chat's queue, like a command: the answers keep the messages' order.
+        queues.submit(chat.id, lambda: _send_or_log(bot, chat.id, reply))
+
+    return answer_hint
 
 
 async def _answer(

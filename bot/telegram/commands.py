@@ -160,6 +160,33 @@ async def _help(service: BotService, chat_id: int, args: list[str]) -> Reply:
     return Reply(replies.render_help(help_rows()))
 
 
+async def _version(service: BotService, chat_id: int, args: list[str]) -> Reply:
+    import platform
+
+    import telegram
+
+    from bot import __version__
+
+    return Reply(
+        replies.render_version(
+            __version__,
+            {"python-telegram-bot": telegram.__version__, "Python": platform.python_version()},
+        )
+    )
+
+
+def hint(text: str) -> str:
+    """Return the reply to a message that is no command this bot knows: one line, then /help."""
+    word = text.strip().split(maxsplit=1)[0] if text.strip() else ""
+    if word.startswith("/"):
+        name = word[1:].split("@", 1)[0]
+        known = [c.name for c in COMMANDS]
+        line = f"Unknown command /{name[:ECHO]}{did_you_mean(name, known)}: the commands are below."
+    else:
+        line = "I only answer commands: the list is below (send /help for it any time)."
+    return replies.render_hint(line, help_rows())
+
+
 async def _status(service: BotService, chat_id: int, args: list[str]) -> Reply:
     return Reply(replies.render_status(await asyncio.to_thread(service.status, chat_id)))
 
@@ -196,6 +223,14 @@ async def _rrg(service: BotService, chat_id: int, args: list[str]) -> Reply:
     png = await asyncio.to_thread(service.rrg, tail)
     caption = f"Every basket: relative rotation vs the benchmark, tails of {tail} sessions"
     return Reply(png=png, filename="rrg.png", caption=caption)
+
+
+async def _scorecard(service: BotService, chat_id: int, args: list[str]) -> Reply:
+    pair, extra = pair_and_value(service.config, args, "pair")
+    if extra is not None:
+        raise BadArguments(f"cannot read {shown(extra)}: want a watched pair like chips/platforms")
+    s = await asyncio.to_thread(service.scorecard, pair)
+    return Reply(replies.render_scorecard(s.rows, s.start, s.end, s.source))
 
 
 async def _baskets(service: BotService, chat_id: int, args: list[str]) -> Reply:
@@ -262,9 +297,11 @@ COMMANDS: tuple[Command, ...] = (
         "[SESSIONS]",
     ),
     Command("baskets", _baskets, "the baskets, their members and weights, the watched pairs"),
+    Command("scorecard", _scorecard, "what followed the bot's alerts, vs random days", "[PAIR]"),
     Command("backtest", _backtest, "backtest a strategy", BACKTEST_USAGE),
     Command("mute", _mute, "pause alerts in this chat (default 1 day)", "[DAYS]"),
     Command("unmute", _unmute, "resume alerts in this chat"),
+    Command("version", _version, "the rotabot version this bot runs"),
 )
 
 

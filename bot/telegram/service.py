@@ -28,6 +28,7 @@ from bot.data.sessions import pick_session
 from bot.errors import StrategyError, UsageError
 from bot.notify.delivery import MuteStore
 from bot.notify.notifiers import redact
+from bot.notify.scoring import Scored, score_alerts
 from bot.notify.status import chat_report, collect_status
 from bot.render.charts import ratio_chart, rrg_chart
 from bot.render.replies import StatusReport
@@ -78,6 +79,14 @@ class BotService:
         """Return the PNG relative rotation graph of every basket, tails of ``tail`` sessions."""
         signals, day = self._signals(None, ())  # the baskets' readings need no pair
         return rrg_chart(signals, end=day, tail=tail)
+
+    def scorecard(self, pair: Pair | None) -> Scored:
+        """Score the alerts over all the data held: delivered ones first, else a replay."""
+        panel = load_prices(self.config)
+        if len(panel.dates) == 0:
+            raise UsageError("no prices yet: the daemon fetches them at its first run")
+        period = (panel.dates[0].date(), panel.dates[-1].date())
+        return score_alerts(self.config, panel, period, pair)
 
     def mute(self, chat_id: int, days: int) -> datetime:
         until = self.clock() + timedelta(days=days)

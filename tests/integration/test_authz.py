@@ -226,6 +226,9 @@ REPLIES = [
     ("/rrg <script>", ("SESSIONS must be a whole number, got '<script>'",)),
     ("/backtest <b>x", ("cannot read '<b>x'",)),
     ("/backtest rs_trend pair=<i>a/b</i>", ("'<i>a/b</i>' is not a watched pair",)),
+    ("/scorecard", ("Scorecard",)),
+    ("/scorecard <b>x</b>", ("'<b>x</b>' is not a watched pair",)),
+    ("/version", ("rotabot",)),
 ]
 
 

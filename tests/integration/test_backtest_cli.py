@@ -144,6 +144,27 @@ def test_report_files(capsys: pytest.CaptureFixture[str], world: list[str], tmp_
     page = (folder / "report.html").read_text()
     assert page.count('src="data:image/png;base64,') == 3
     assert "http://" not in page and "https://" not in page and "<script" not in page
+    assert "Monthly returns" in page and "return per trade average" in page
+    trades = (folder / "trades.csv").read_text().splitlines()
+    assert trades[0].endswith(",turnover,cost,sessions,return") and len(trades) >= 3
+
+
+def test_a_short_window_warns_once_and_shows_months(
+    capsys: pytest.CaptureFixture[str], world: list[str]
+) -> None:
+    argv = [*world, "backtest", "--strategy", "rs_momentum", "--start", "2021-06-01"]
+    code, out, _ = run(capsys, *argv, "--end", "2021-11-30")
+    assert code == 0 and out.count("warning:") == 1 and "less than a year" in out
+    assert next(r for r in out.splitlines() if r.startswith("CAGR")).split()[1:] == ["n/a"] * 5
+    assert next(r for r in out.splitlines() if r.startswith("win rate")).split()[3:] == ["n/a"] * 4
+    assert "2021" in out.split("monthly returns")[1]
+    code, out, _ = run(capsys, *argv, "--end", "2021-11-30", "--format", "json")
+    payload = json.loads(out)
+    assert payload["short_period"] is True and len(payload["warnings"]) == 1
+    months = payload["monthly_returns"]
+    assert [m["year"] for m in months] == [2021] and months[0]["months"][4] is None
+    assert months[0]["months"][5] is not None and months[0]["total"] is not None
+    assert set(payload["trade_summary"]) >= {"average", "median", "best", "worst"}
 
 
 def test_sweep_with_walk_forward(capsys: pytest.CaptureFixture[str], world: list[str]) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -153,6 +154,7 @@ def test_rehearsal_twice_sends_nothing_twice(
     assert len(fake.messages()) == sent
     err = capsys.readouterr().err
     assert "0 evaluated now" in err
+    assert f"rehearsal: 8/8 sessions, through {SHOCK_DAY}" in err  # stderr is no terminal
 
 
 def test_bad_rehearsal_arguments_exit_2(setup: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -188,6 +190,32 @@ def test_console_daemon_stops_cleanly_on_sigterm(setup: Path, tmp_path: Path) ->
     _out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert "next wake-up at" in err and "stopped" in err
+
+
+def test_under_systemd_the_daemon_says_ready_pings_the_watchdog_and_says_stopping(
+    setup: Path, tmp_path: Path
+) -> None:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(str(tmp_path / "notify"))
+        sock.settimeout(30)
+        env = {k: v for k, v in os.environ.items() if k != "ROTABOT_TELEGRAM_TOKEN"}
+        env |= {"PYTHONPATH": str(ROOT), "NOTIFY_SOCKET": str(tmp_path / "notify")}
+        env["WATCHDOG_USEC"] = "600000"  # a ping every 0.3 s
+        argv = [sys.executable, "-m", "bot", "--config", str(setup), "daemon"]
+        proc = subprocess.Popen(argv, env=env, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+        try:
+            received = [sock.recv(4096).decode() for _ in range(4)]
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            _out, err = proc.communicate(timeout=30)
+        while b"STOPPING=1" not in (last := sock.recv(4096)):
+            assert last == b"WATCHDOG=1"
+    assert proc.returncode == 0, err
+    ready = next(m for m in received if m.startswith("READY=1"))
+    assert "STATUS=rotabot daemon: alerts to the console" in ready and "next run" in ready
+    assert received.count("WATCHDOG=1") >= 2
+    start = [line for line in err.splitlines() if line.startswith("rotabot daemon:")]
+    assert len(start) == 1 and "pairs chips/platforms" in start[0]
 
 
 def test_live_daemon_answers_commands_and_schedules_the_job(

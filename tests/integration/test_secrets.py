@@ -19,7 +19,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import closing
 from pathlib import Path
 from urllib.parse import quote
@@ -70,18 +70,24 @@ def command(config: Path, *argv: str, log_format: str = "json") -> list[str]:
     ]  # fmt: skip
 
 
-def environment(token: str | None = TOKEN) -> dict[str, str]:
+def environment(
+    token: str | None = TOKEN, extra: Mapping[str, str] | None = None
+) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "ROTABOT_TELEGRAM_TOKEN"}
     env["PYTHONPATH"] = str(ROOT)
     if token is not None:
         env["ROTABOT_TELEGRAM_TOKEN"] = token
+    env.update(extra or {})
     return env
 
 
-def rotabot(config: Path, *argv: str, log_format: str = "json") -> subprocess.CompletedProcess[str]:
+def rotabot(
+    config: Path, *argv: str, log_format: str = "json", env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         command(config, *argv, log_format=log_format),
-        cwd=config.parent, env=environment(), capture_output=True, text=True, timeout=120,
+        cwd=config.parent, env=environment(extra=env), capture_output=True, text=True,
+        timeout=120,
     )  # fmt: skip
 
 
@@ -113,10 +119,10 @@ class Background:
         self.err.close()
 
 
-def assert_secret_free(*texts: str) -> None:
+def assert_secret_free(*texts: str, secrets: Sequence[str] = SECRETS) -> None:
     for text in texts:
-        for secret in SECRETS:
-            assert secret not in text, f"the token leaked: ...{_around(text, secret)}..."
+        for secret in secrets:
+            assert secret not in text, f"a secret leaked: ...{_around(text, secret)}..."
 
 
 def _around(text: str, secret: str) -> str:
@@ -124,13 +130,13 @@ def _around(text: str, secret: str) -> str:
     return text[max(0, at - 200) : at + len(secret) + 50]
 
 
-def assert_no_file_holds_the_token(root: Path) -> list[str]:
+def assert_no_file_holds_the_token(root: Path, secrets: Sequence[str] = SECRETS) -> list[str]:
     """Grep the bytes of every file under ``root``; return the names read (relative)."""
     read = []
     for path in sorted(root.rglob("*")):
         if path.is_file():
             data = path.read_bytes()
-            for secret in SECRETS:
+            for secret in secrets:
                 for encoded in (secret.encode("utf-8"), secret.encode("utf-16-le")):
                     assert encoded not in data, f"the token is in {path.relative_to(root)}"
             read.append(path.relative_to(root).as_posix())
@@ -233,8 +239,6 @@ def test_serve_leaks_the_token_nowhere(config: Path, fake: FakeTelegram, tmp_pat
     assert_no_file_holds_the_token(tmp_path)
 
 
-
-
 @pytest.mark.parametrize(
     ("argv", "code", "log_format"),
     [
@@ -313,3 +317,48 @@ def test_two_first_opens_of_a_new_state_file_both_succeed(tmp_path: Path) -> Non
         raise failures[0]
     with closing(connect(state)) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+
+
+# --- the channels' URLs -------------------------------------------------------------------
+
+URL_SECRETS = ("hunter2-password", "webhook-token-0123456789", "private-topic-abcdef")
+CHANNELS = """
+[[channels]]
+name = "hook"
+url_env = "ROTABOT_HOOK_URL"
+min_severity = "info"
+charts = true
+
+[[channels]]
+name = "broken"
+url_env = "ROTABOT_BROKEN_URL"
+
+[[channels]]
+name = "topic"
+url_env = "ROTABOT_NTFY_URL"
+"""
+
+
+@pytest.mark.parametrize("log_format", ["json", "text"])
+def test_channel_urls_leak_nowhere(tmp_path: Path, fake: FakeTelegram, log_format: str) -> None:
+    from tests.fake_service import FakeService
+    from tests.integration.test_signal_channels import write_config
+
+    with FakeService() as service:
+        config = write_config(tmp_path, fake.api_base_url, CHANNELS)
+        service.fail("/broken/webhook-token-0123456789", 99)  # fails: its error is reported
+        env = {
+            "ROTABOT_HOOK_URL": f"json://bot:hunter2-password@{service.host}/webhook-token-0123456789",
+            "ROTABOT_BROKEN_URL": f"json://{service.host}/broken/webhook-token-0123456789",
+            "ROTABOT_NTFY_URL": f"ntfy://{service.host}/private-topic-abcdef",
+        }
+        done = rotabot(config, "signal", "--send", log_format=log_format, env=env)
+        checked = rotabot(config, "check-config", env=env)
+        status = rotabot(config, "status", env=env)
+    assert done.returncode == 1, done.stderr  # the broken channel failed, and is named
+    assert "channel broken" in done.stderr
+    assert len(service.to("/webhook-token-0123456789")) == 1  # the others were served
+    everything = (done.stdout, done.stderr, checked.stdout, checked.stderr, status.stdout)
+    assert_secret_free(*everything, status.stderr, secrets=URL_SECRETS)
+    assert "state/rotabot.db" in assert_no_file_holds_the_token(tmp_path, secrets=URL_SECRETS)
+    assert "channel hook: last success" in status.stdout

@@ -30,3 +30,6 @@ def test_soak_250_sessions_with_faults(tmp_path: Path) -> None:
     assert isinstance(faults, dict)
     kinds = {k.split(":")[0] for k in faults}
     assert {"data", "telegram"} <= kinds and faulty.soak.crashes >= 1
+    bad_data = {"data: weekend", "data: outlier", "data: truncated", "data: empty member"}
+    assert bad_data <= set(faults)  # each check at the door met at least once
+    assert figures["alerts lost, doubled, from bad data"] == (0, 0, 0)

@@ -148,7 +148,8 @@ def _rebuild_outbox_with(conn: sqlite3.Connection, extra: str) -> None:
     columns = [r[1] for r in conn.execute("PRAGMA table_info(outbox)")]
     sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'outbox'").fetchone()[0]
     conn.execute("ALTER TABLE outbox RENAME TO old_outbox")
-    conn.execute(sql.replace("UNIQUE (key, chat_id)", f"{extra},\n    UNIQUE (key, chat_id)"))
+    assert "UNIQUE (" in sql  # the exactly-once key closes the column list
+    conn.execute(sql.replace("UNIQUE (", f"{extra},\n    UNIQUE (", 1))
     listed = ", ".join(columns)
     conn.execute(f"INSERT INTO outbox ({listed}) SELECT {listed} FROM old_outbox")
     conn.execute("DROP TABLE old_outbox")

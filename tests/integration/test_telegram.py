@@ -320,6 +320,8 @@ def test_token_never_appears_in_output_or_logs(
         ("/rrg", "relative rotation vs the benchmark, tails of 10 sessions"),
         ("/rrg 3", "tails of 3 sessions"),
         ("/baskets", "AAA"),
+        ("/scorecard", "events a replay finds"),
+        ("/scorecard chips/platforms", "pct: where the mean stands among random sessions"),
         ("/mute", "Alerts muted in this chat until"),
         ("/unmute", "Alerts were not muted here."),
     ],
@@ -334,6 +336,11 @@ def test_each_command_is_answered_in_an_allowed_chat(
         assert fake.messages(ALLOWED)[0].kind == "photo"
 
 
+def test_scorecard_refuses_what_is_not_a_pair(fake: FakeTelegram, config: Config) -> None:
+    (reply,) = ask(config, fake, ALLOWED, "/scorecard soon")
+    assert "cannot read 'soon': want a watched pair" in reply
+
+
 def test_help_and_the_command_menu_list_every_command(fake: FakeTelegram, config: Config) -> None:
     help_text = ask(config, fake, GROUP, "/help@rotabot_test_bot")[0]
     assert [line.split()[0][1:] for line in help_text.splitlines()[1:]] == [
@@ -341,6 +348,30 @@ def test_help_and_the_command_menu_list_every_command(fake: FakeTelegram, config
     ]  # fmt: skip
     assert "/chart [PAIR] [SESSIONS] - a pair's ratio chart over SESSIONS sessions" in help_text
     assert [c["command"] for c in fake.commands] == [c.name for c in COMMANDS]
+
+
+@pytest.mark.parametrize(
+    ("text", "first_line"),
+    [
+        ("/stauts", "Unknown command /stauts, did you mean 'status'?: the commands are below."),
+        ("/frobnicate now", "Unknown command /frobnicate: the commands are below."),
+        ("what is rotating?", "I only answer commands: the list is below"),
+    ],
+)
+def test_unknown_commands_and_plain_text_get_a_hint_and_the_help(
+    fake: FakeTelegram, config: Config, text: str, first_line: str
+) -> None:
+    (reply,) = ask(config, fake, ALLOWED, text)
+    lines = reply.splitlines()
+    assert lines[0].startswith(first_line)
+    assert lines[2] == "Commands" and "/status - " in reply
+
+
+def test_version_names_the_running_rotabot(fake: FakeTelegram, config: Config) -> None:
+    from bot import __version__
+
+    (reply,) = ask(config, fake, ALLOWED, "/version")
+    assert reply.startswith(f"rotabot {__version__}\n") and "python-telegram-bot 22." in reply
 
 
 def test_backtest_replies_with_the_result(fake: FakeTelegram, config: Config) -> None:

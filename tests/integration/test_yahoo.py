@@ -23,6 +23,7 @@ import yfinance  # noqa: F401
 
 from bot.core.panel import FIELDS
 from bot.data.cache import CachedSource
+from bot.data.checks import Rules
 from bot.data.yahoo import YahooRateLimited, YahooSource, YahooUnreachable
 from bot.data.yahoo_log import yfinance_log_summary
 from bot.errors import DataUnavailable
@@ -374,3 +375,35 @@ def test_cached_source_refreshes_incrementally_and_refetches_rewritten_history(
     np.testing.assert_allclose(
         stored.adj_close["BBB"].to_numpy(), fake.bars("BBB")["adj_close"].to_numpy()
     )
+
+
+def test_a_lone_jump_is_fetched_again_once_then_refused_and_the_cache_kept(
+    fake: FakeYahoo, sleeps: Sleeps, tmp_path: Path, state: sqlite3.Connection
+) -> None:
+    yahoo = YahooSource(tmp_path / "cache", session=fake.session(), sleep=sleeps)
+    cached = CachedSource(yahoo, state, HISTORY_START, rules=Rules("XNYS", max_move=3.0))
+    cached.refresh(list(CLOSES))
+    before = state.execute("SELECT * FROM prices ORDER BY ticker, date").fetchall()
+    for ticker in CLOSES:
+        _append_day(fake, ticker, "2024-01-22", CLOSES[ticker] + 20)
+    split = fake.bars("BBB")
+    split.loc["2024-01-22":, ["open", "high", "low", "close", "adj_close"]] *= 1000
+    fake.add("BBB", split)
+    # A Saturday bar, as Yahoo sometimes serves: set aside, the rest of AAA is kept.
+    saturday = make_bars(["2024-01-20"], [CLOSES["AAA"] + 13])
+    fake.add("AAA", pd.concat([fake.bars("AAA"), saturday]).sort_index())
+    mark = len(fake.received)
+
+    report = cached.refresh(list(CLOSES))
+
+    asked = [r.chart_ticker for r in fake.received[mark:] if r.is_history]
+    assert sorted(asked) == ["AAA", "BBB", "BBB", "CCC"]  # BBB again in full, once
+    assert [(r.ticker, r.day) for r in report.refused] == [("BBB", date(2024, 1, 22))]
+    assert "moved x1250 in one session" in report.refused[0].line()  # 28.8 -> 36000
+    assert [(r.ticker, r.day) for r in report.dropped] == [("AAA", date(2024, 1, 20))]
+    assert "Saturday" in report.dropped[0].reason
+    last = cached.cache.last_dates(list(CLOSES))
+    assert last == {"AAA": date(2024, 1, 22), "BBB": date(2024, 1, 19), "CCC": date(2024, 1, 22)}
+    after = state.execute("SELECT * FROM prices WHERE ticker = 'BBB' ORDER BY date").fetchall()
+    assert after == [row for row in before if row[0] == "BBB"]  # BBB's rows unchanged
+    assert pd.Timestamp("2024-01-20") not in cached.cache.read(["AAA"]).dates

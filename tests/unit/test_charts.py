@@ -112,3 +112,67 @@ def test_rrg_draws_every_basket_and_honours_the_tail_and_highlight() -> None:
     assert short != long  # the tail is drawn as long as asked
     bold = charts.rrg_chart(signals, tail=5, highlight=three.pairs[0])
     assert bold != short
+
+
+PHONE_WIDTH = 400  # px: how wide a phone shows a chart
+MIN_LABEL_PX = 8.0  # the smallest text height legible on it
+
+
+def _texts(fig: object) -> list[object]:
+    from matplotlib.text import Text
+
+    fig.canvas.draw()  # type: ignore[attr-defined]
+    found = fig.findobj(Text)  # type: ignore[attr-defined]
+    return [t for t in found if t.get_visible() and t.get_text().strip()]
+
+
+@pytest.mark.parametrize("which", ["ratio", "rrg"])
+def test_every_label_is_legible_on_a_phone(signals: Signals, which: str) -> None:
+    end = signals.sessions[-1].date()
+    fig = (
+        charts.ratio_figure(signals.first, end=end, days=250)
+        if which == "ratio"
+        else charts.rrg_figure(signals, end=end, tail=10)
+    )
+    width = fig.get_figwidth() * fig.dpi
+    scale = PHONE_WIDTH / width  # the downscaled copy a phone shows
+    texts = _texts(fig)
+    assert len(texts) > 10  # title, ticks, legend (and quadrant names) all checked
+    box = fig.bbox
+    for text in texts:
+        px = text.get_fontsize() * fig.dpi / 72 * scale  # type: ignore[attr-defined]
+        assert px >= MIN_LABEL_PX, f"{text.get_text()!r} is {px:.1f} px at {PHONE_WIDTH} px"  # type: ignore[attr-defined]
+        extent = text.get_window_extent()  # type: ignore[attr-defined]
+        assert box.x0 - 1 <= extent.x0 and extent.x1 <= box.x1 + 1, text.get_text()  # type: ignore[attr-defined]
+    png = charts.ratio_chart(signals.first, end=end) if which == "ratio" else b""
+    if png:
+        from PIL import Image
+
+        small = Image.open(io.BytesIO(png)).resize((PHONE_WIDTH, 225))
+        assert small.size == (PHONE_WIDTH, 225)
+
+
+def test_the_alert_session_is_marked_and_labelled_on_the_ratio_chart(signals: Signals) -> None:
+    end = signals.sessions[-1].date()
+    fig = charts.ratio_figure(signals.first, end=end, days=120)
+    (ax,) = fig.axes
+    labels = [t.get_text() for t in _texts(fig)]  # type: ignore[attr-defined]
+    assert f"{end:%Y-%m-%d}" in labels  # the alert's own date, as a label of its own
+    dashed = [line for line in ax.lines if line.get_linestyle() == "--"]
+    assert len(dashed) == 1
+    assert pd.Timestamp(dashed[0].get_xdata()[0]) == pd.Timestamp(end)
+    quiet = charts.ratio_figure(signals.first, end=signals.sessions[-5].date(), days=120)
+    assert not [line for line in quiet.axes[0].lines if line.get_linestyle() == "--"]
+
+
+def test_a_ratio_that_more_than_doubles_goes_on_a_log_scale(signals: Signals) -> None:
+    end = signals.sessions[-1].date()
+    assert charts.ratio_figure(signals.first, end=end).axes[0].get_yscale() == "linear"
+    closes = market_closes()
+    growth = pd.Series(range(len(closes)), index=closes.index, dtype=float)
+    for ticker in CHIPS:
+        closes[ticker] = closes[ticker] * (1.0 + 3.0 * growth / growth.iloc[-1])
+    steep = _signals(closes)
+    ax = charts.ratio_figure(steep.first, end=end).axes[0]
+    assert ax.get_yscale() == "log"
+    assert ax.get_ylabel() == "ratio (log scale)"

@@ -12,11 +12,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.data.checks import BadPrices, Rules
 from bot.data.csv_source import (
     CHECKS,
     CsvSource,
     PriceRows,
     careful_rows,
+    check_dates,
+    check_has_prices,
     check_order,
     check_positive,
     fast_rows,
@@ -25,6 +28,7 @@ from bot.data.csv_source import (
 from bot.errors import DataError
 
 HEADER = "date,open,high,low,close,adj_close,volume\n"
+CHECKED = Rules("XNYS", max_move=3.0)  # as rules_for(config) gives with the defaults
 
 
 def write(folder: Path, ticker: str, body: str) -> Path:
@@ -64,12 +68,20 @@ def test_start_and_end_are_inclusive(tmp_path: Path) -> None:
         ("2024-01-03,,,,,1,\n2024-01-02,,,,,2,\n", ":3:", "dates not sorted"),
         ("2024-01-02,,,,,1,\n2024-01-02,,,,,2,\n", ":3:", "duplicate date 2024-01-02"),
         ("2024-01-02,,,,,-1,\n", ":2:", "adj_close must be positive"),
+        ("2024-01-05,,,,,1,\n2024-01-06,,,,,1,\n", ":3:", "2024-01-06 is a Saturday"),
+        ("2024-01-02,,,,,1,\n2024-01-03,,,,,2\n", ":3:", "6 field(s) where the header has 7"),
+        ("2024-01-02,,,,,1,\n2024-01-03,,,,,2,,\n", ":3:", "8 field(s) where the header has 7"),
+        ("", ":1:", "no prices (only a header)"),
+        ("2024-01-02,1,,,,,\n", ":2:", "no prices (no adj_close)"),
+        ("2099-01-02,,,,,1,\n", ":2:", "2099-01-02 is in the future"),
+        ("2024-01-02,,,,,1,\n2024-01-03,,,,,5,\n", ":3:", "BAD 2024-01-03: adj_close moved x5"),
+        ("2024-01-02,,,,,1,\n2024-01-03,,,,,0.2,\n", ":3:", "adj_close moved /5"),
     ],
 )
 def test_bad_rows_name_file_and_line(tmp_path: Path, body: str, where: str, what: str) -> None:
     path = write(tmp_path, "BAD", body)
     with pytest.raises(DataError) as info:
-        CsvSource(tmp_path).fetch(["BAD"], date(2000, 1, 1))
+        CsvSource(tmp_path, CHECKED).fetch(["BAD"], date(2000, 1, 1))
     message = str(info.value)
     assert f"{path}{where}" in message and what in message
 
@@ -186,3 +198,30 @@ def test_rows_before_the_start_are_cut_but_still_checked(tmp_path: Path) -> None
 
 def test_a_new_check_is_one_function_in_checks() -> None:
     assert check_order in CHECKS and check_positive in CHECKS
+    assert check_dates in CHECKS and check_has_prices in CHECKS
+
+
+def test_holidays_follow_the_configured_calendar(tmp_path: Path) -> None:
+    write(tmp_path, "AAA", "2024-12-24,,,,,1,\n2024-12-25,,,,,1,\n2024-12-26,,,,,1,\n")
+    write(tmp_path, "BBB", "2024-12-24,,,,,1,\n2024-12-26,,,,,1,\n")
+    with pytest.raises(DataError, match=r"AAA\.csv:3: 2024-12-25 is not a XNYS session"):
+        CsvSource(tmp_path, CHECKED).fetch(["AAA", "BBB"], date(2024, 1, 1))
+    assert len(CsvSource(tmp_path).fetch(["AAA", "BBB"], date(2024, 1, 1)).dates) == 3
+    # A weekday every file lists is the data's own calendar (some vendors list holidays).
+    write(tmp_path, "BBB", "2024-12-24,,,,,1,\n2024-12-25,,,,,1,\n2024-12-26,,,,,1,\n")
+    assert len(CsvSource(tmp_path, CHECKED).fetch(["AAA", "BBB"], date(2024, 1, 1)).dates) == 3
+    with pytest.raises(DataError, match=r"2024-12-25 is in the future \(today is 2024-12-24\)"):
+        CsvSource(tmp_path, Rules("XNYS", date(2024, 12, 24))).fetch(["AAA"], date(2024, 1, 1))
+
+
+def test_a_jump_the_other_files_share_is_kept_and_a_lone_one_is_refused(tmp_path: Path) -> None:
+    for ticker in ("AAA", "BBB", "CCC"):
+        write(tmp_path, ticker, "2024-01-02,,,,,10,\n2024-01-03,,,,,11,\n2024-01-04,,,,,40,\n")
+    panel = CsvSource(tmp_path, CHECKED).fetch(["AAA", "BBB", "CCC"], date(2024, 1, 1))
+    assert panel.adj_close.iloc[-1].tolist() == [40.0] * 3
+    for ticker in ("BBB", "CCC"):
+        write(tmp_path, ticker, "2024-01-02,,,,,10,\n2024-01-03,,,,,11,\n2024-01-04,,,,,12,\n")
+    with pytest.raises(BadPrices, match=r"AAA\.csv:4: AAA 2024-01-04: adj_close moved x3\.636"):
+        CsvSource(tmp_path, CHECKED).fetch(["AAA", "BBB", "CCC"], date(2024, 1, 1))
+    bound = CsvSource(tmp_path, Rules("XNYS", max_move=4.0))  # data.max_daily_move
+    assert len(bound.fetch(["AAA", "BBB", "CCC"], date(2024, 1, 1)).dates) == 3

@@ -14,12 +14,14 @@ import pandas as pd
 import pytest
 
 from bot.config import Config, StateConfig, TelegramConfig, parse_config
+from bot.config.model import ChannelConfig
 from bot.core.panel import PricePanel
 from bot.daemon.job import Outcome
 from bot.daemon.scheduler import Daemon
 from bot.data.calendar import sessions as nyse_sessions
 from bot.data.runtimes import Runtimes
 from bot.errors import DataUnavailable
+from bot.notify.channels import Fanout
 from bot.notify.status import collect_status, render_status
 from bot.store.db import connect
 from bot.store.state import StateStore
@@ -342,3 +344,70 @@ def test_status_shows_the_next_run_in_the_schedule_zone_and_in_utc(tmp_path: Pat
         "next run: session 2026-11-12 at 2026-11-13 02:30 Asia/Kolkata (2026-11-12 21:00 UTC)"
         in text
     )
+
+
+def channel_config(tmp_path: Path, telegram_digest: str = "off") -> Config:
+    config = make_config(tmp_path)
+    return replace(
+        config,
+        telegram=replace(config.telegram, digest=telegram_digest),
+        channels=(
+            ChannelConfig("ops", "OPS_URL", min_severity="info", digest="daily"),
+            ChannelConfig("weekly", "WEEKLY_URL", min_severity="severe", digest="weekly"),
+        ),
+    )
+
+
+def test_channels_get_their_own_alerts_and_digests(tmp_path: Path) -> None:
+    config = channel_config(tmp_path)
+    chats, ops, weekly = RecordingNotifier(), RecordingNotifier(), RecordingNotifier()
+    fanout = Fanout(chats, {"ops": ops, "weekly": weekly})
+    daemon = Daemon(config, lambda: connect(config.state.path), Loader(), lambda conn: fanout)
+    # Monday 9 to Friday 13 November 2026; the rotation is on Thursday the 12th.
+    run_clock(daemon, datetime(2026, 11, 9, 12, tzinfo=UTC), datetime(2026, 11, 14, tzinfo=UTC))
+    shock = f"{ROTATION_DAY} chips/platforms shock chips->platforms"
+    assert chats.keys(11) == [shock] and chats.keys(22) == [shock]  # no digest for the chats
+    days = [f"2026-11-{d:02d} digest" for d in (9, 10, 11, 12, 13)]
+    assert [k for k in ops.keys() if k.endswith("digest")] == days  # one per session
+    assert shock in ops.keys()
+    assert weekly.keys() == [shock, "2026-11-13 weekly digest"]  # on the week's last session
+    (text,) = [t for _, k, _, t in ops.sent if k == f"{ROTATION_DAY} digest"]
+    assert "Daily digest · 2026-11-12" in text
+    assert "Alerted: severe shock toward Platforms (Chips/Platforms)" in text
+    assert "best score" in text
+    quiet = next(t for _, k, _, t in ops.sent if k == "2026-11-10 digest")
+    assert "No rotation." in quiet and "best score" in quiet
+
+
+def test_a_digest_says_so_when_the_job_fails_or_data_never_comes(tmp_path: Path) -> None:
+    config = channel_config(tmp_path, telegram_digest="daily")
+    loader, chats, ops = Loader(), RecordingNotifier(), RecordingNotifier()
+    loader.fail = RuntimeError("disk on fire")
+    fanout = Fanout(chats, {"ops": ops})
+    daemon = Daemon(config, lambda: connect(config.state.path), loader, lambda conn: fanout)
+    now = datetime(2026, 11, 12, 21, 30, tzinfo=UTC)
+    daemon.start(now - timedelta(hours=2))
+    for _ in range(3):
+        now = asyncio.run(daemon.tick(now))
+    key = "2026-11-12 digest (no signal)"
+    digests = [k for k in chats.keys(11) if "digest" in k]
+    assert digests == [key] and ops.keys() == [key]  # once, however many failures
+    text = ops.sent[0][3]
+    assert "No signal for this session: the daily job failed (RuntimeError)" in text
+    assert "disk on fire" not in text  # the error's text stays in the log
+
+
+def test_pending_rows_are_retried_with_backoff_not_the_next_day(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    notifier = RecordingNotifier(fail_next=["undelivered"])
+    daemon = make_daemon(config, Loader(), notifier)
+    run_at = datetime(2026, 11, 12, 21, 30, tzinfo=UTC)
+    daemon.start(run_at - timedelta(hours=1))
+    wake = asyncio.run(daemon.tick(run_at))
+    assert wake == run_at + timedelta(minutes=1)  # not tomorrow's run
+    notifier.fail_next = ["undelivered"]
+    again = asyncio.run(daemon.tick(wake))
+    assert again == wake + timedelta(minutes=2)  # backing off
+    later = asyncio.run(daemon.tick(again))
+    assert daemon.store.counts() == {"sent": 2}
+    assert later == daemon.runtimes.next_run(again)[1]  # nothing owed: back to the schedule
