@@ -34,6 +34,23 @@ def iso_date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"not a date: {text!r} (want YYYY-MM-DD)") from None
 
 
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text[:40]!r}") from None
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def _draws(text: str) -> int:
+    value = positive_int(text)
+    if not 1 <= value <= 100_000:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 100000, got {value}")
+    return value
+
+
 def positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -163,6 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
     cli_telegram.add_commands(sub, _command)
     cli_backtest.add_commands(sub, _command)
     cli_setup.add_commands(sub, _command)
+    from bot.cli import intraday as cli_intraday
+
+    cli_intraday.add_command(sub, _command)
     for leaf in _leaves(parser):
         _global_options(leaf, top=False)
     return parser
@@ -232,9 +252,11 @@ def _add_engine_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
         help="delivered alerts from the state file, a replay, or auto (state when it has any)",
     )
     p.add_argument(
-        "--draws", type=positive_int, default=2000, help="random draws (>= 1000 advised)"
+        "--draws", type=_draws, default=2000, help="random draws (1000 to 100000)"
     )
-    p.add_argument("--seed", type=int, default=20161, help="seed of the random draws")
+    p.add_argument(
+        "--seed", type=_seed, default=20161, help="seed of the random draws (0 or more)"
+    )
     p.set_defaults(func=_command("scorecard"))
 
 

@@ -51,8 +51,8 @@ def render_scorecard(rows: list[ScoreRow], start: date, end: date, source: str) 
                 ""
                 if base is None
                 else (
-                    f"; random sessions {pct(base.mean, '+.2f')}, events at the "
-                    f"{base.percentile:.0f}th percentile of {base.draws} draws"
+                    f"; random sessions {pct(base.mean, '+.2f')}, the events' mean at "
+                    f"percentile {base.percentile:.0f} of {base.draws} draws"
                 )
             )
             lines.append(

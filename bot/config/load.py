@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.config.baskets import cross_checks, read_baskets, read_watch
 from bot.config.channels import read_channels
+from bot.config.intraday import read_intraday
 from bot.config.model import (
     DIGESTS,
     Config,
@@ -41,7 +42,17 @@ from bot.errors import ConfigError, UserError
 ENV_CONFIG = "ROTABOT_CONFIG"
 DEFAULT_FILE = "config.toml"
 TICKER = re.compile(r"^[A-Z0-9^][A-Z0-9^.=\-]{0,14}$")
-SECTIONS = ("data", "state", "baskets", "watch", "benchmark", "telegram", "schedule", "signals")
+SECTIONS = (
+    "data",
+    "state",
+    "baskets",
+    "watch",
+    "benchmark",
+    "telegram",
+    "schedule",
+    "signals",
+    "intraday",
+)
 ARRAYS = ("channels",)  # arrays of tables ([[channels]]), beside the sections
 
 
@@ -90,9 +101,7 @@ def parse_config(
     watch = read_watch(top.sub("watch"), baskets)
     config = Config(
         data=_data(top.sub("data"), base_dir),
-        state=StateConfig(
-            path=state_file(_path(top.sub("state"), "path", StateConfig().path, base_dir))
-        ),
+        state=_state(top.sub("state"), base_dir),
         baskets=baskets,
         watch=watch,
         benchmark=_benchmark(top.sub("benchmark")),
@@ -100,6 +109,7 @@ def parse_config(
         schedule=_schedule(top.sub("schedule")),
         signals=_signals(top.sub("signals")),
         channels=read_channels(top, _watched(baskets, watch)),
+        intraday=read_intraday(top.sub("intraday"), base_dir),
         source_file=source_file,
     )
     cross_checks(config, problems)
@@ -111,6 +121,11 @@ def parse_config(
 def _watched(baskets: tuple[Basket, ...], watch: WatchConfig) -> tuple[Pair, ...]:
     """The pairs a channel may name: ``Config.pairs``, or none while the baskets are broken."""
     return Config(baskets=baskets, watch=watch).pairs if len(baskets) > 1 else watch.pairs
+
+
+def _state(r: Reader, base_dir: Path) -> StateConfig:
+    r.check_keys(("path",))
+    return StateConfig(path=state_file(_path(r, "path", StateConfig().path, base_dir)))
 
 
 def _path(r: Reader, key: str, default: Path, base_dir: Path) -> Path:
@@ -319,6 +334,8 @@ def _signals(r: Reader) -> DetectorParams:
         r.problem(
             "short_window", f"must be shorter than signals.long_window ({signals.long_window})"
         )
+    if not signals.regime_band > 0:
+        r.problem("regime_band", "must be greater than 0 (a regime turn needs a band to cross)")
     for key in ("min_breadth", "max_benchmark_share"):
         if getattr(signals, key) > 1:
             r.problem(key, "is a share: must be between 0 and 1")

@@ -12,6 +12,7 @@ from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from bot.config.intraday import IntradayConfig
 from bot.config.paths import default_state_path
 from bot.core.params import Basket, Benchmark, DetectorParams, Pair, Universe
 
@@ -158,6 +159,7 @@ class Config:
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     signals: DetectorParams = field(default_factory=DetectorParams)
     channels: tuple[ChannelConfig, ...] = ()
+    intraday: IntradayConfig = field(default_factory=IntradayConfig)
     source_file: Path | None = None
 
     @property

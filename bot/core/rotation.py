@@ -170,24 +170,6 @@ def confirmed_quadrant(quadrant: pd.Series, confirm: int) -> pd.Series:
     return held.where((same >= confirm) & quadrant.notna().to_numpy()).ffill()
 
 
-def decide(
-    frame: pd.DataFrame,
-    pair: Pair,
-    params: DetectorParams,
-    start: date | None = None,
-    end: date | None = None,
-) -> list[Decision]:
-    """Return the pair's rotations between ``start`` and ``end`` inclusive, oldest first.
-
-    Args:
-        frame: the pair's readings (``bot.core.signals.PairSignals.frame``): ``score``,
-            ``eligible``, ``spread``, ``regime``, ``quadrant``, ``trend``, ``rs_ratio``,
-            ``rs_momentum`` per session.
-    """
-    found = decide_all(frame, pair, params, end)
-    return [d for d in found if start is None or d.date >= start]
-
-
 def decide_all(
     frame: pd.DataFrame, pair: Pair, params: DetectorParams, end: date | None = None
 ) -> list[Decision]:
@@ -249,7 +231,7 @@ def _regime_turns(
     trend, band = frame["trend"], frame["regime_band"]
     for ts in window[turned.loc[window].to_numpy()]:
         dst, src = (a, b) if int(regime[ts]) > 0 else (b, a)
-        score = abs(float(trend[ts])) / float(band[ts])
+        score = abs(float(trend[ts])) / max(float(band[ts]), 1e-12)  # config keeps band > 0
         day = pd.Timestamp(ts).date()
         out.append(Decision(day, pair, REGIME, "ma_cross", src, dst, Severity.ALERT, score))
     definite = definite_quadrant(frame["rs_ratio"], frame["rs_momentum"], params.quadrant_margin)

@@ -129,4 +129,6 @@ def baseline(
     rng = np.random.default_rng(seed)
     picks = np.stack([rng.choice(pool, size=len(signs), replace=False) for _ in range(draws)])
     means = (spread[picks] * signs[None, :]).mean(axis=1)
-    return Baseline(draws, seed, float(means.mean()), float((means < observed).mean() * 100.0))
+    # Ties count half: a period of one session must not put its events at the 0th percentile.
+    below = (means < observed).mean() + 0.5 * (means == observed).mean()
+    return Baseline(draws, seed, float(means.mean()), float(below * 100.0))

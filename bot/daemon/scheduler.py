@@ -32,7 +32,7 @@ from bot.daemon.job import (
 from bot.daemon.routing import digests
 from bot.data.runtimes import Runtimes
 from bot.errors import NotifyError
-from bot.notify.notifiers import CONSOLE_CHAT, Notifier, TextPart
+from bot.notify.notifiers import CONSOLE_CHAT, Notifier, TextPart, redact
 from bot.store.db import StateFileError
 from bot.store.state import LIVE, Marks, StateStore
 
@@ -160,8 +160,10 @@ class Daemon:
             raise  # the state file itself: no failure could be recorded either
         except Exception as exc:  # the job wrapper: a failure must never stop the daemon
             log.exception("session %s: the daily job failed", session)
-            self.store.mark(session, "failed", error=f"{type(exc).__name__}: {exc}")
-            self._count_failure(session, now, traceback.format_exception_only(exc)[-1].strip())
+            # redact: an exception's text may quote a URL or token; it is stored and sent.
+            self.store.mark(session, "failed", error=redact(f"{type(exc).__name__}: {exc}"))
+            last = traceback.format_exception_only(exc)[-1].strip()
+            self._count_failure(session, now, redact(last))
             self._failure_digest(session, exc)
             return
         self.evaluations.append((session, outcome))

@@ -7,6 +7,7 @@ file holds none for the period, the events a replay finds.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import date
 
@@ -17,6 +18,8 @@ from bot.core.panel import PricePanel
 from bot.core.params import Pair
 from bot.core.scorecard import DRAWS, SEED, ScoreRow, scorecard
 from bot.core.signals import compute_signals, events
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,4 +66,8 @@ def delivered(config: Config, start: date, end: date) -> tuple[list[RotationEven
     floor = Severity(config.telegram.min_severity).rank
     first = config.pairs[0].key  # the one-pair version stored no pair
     found = [RotationEvent.from_json(r, default_pair=first) for r in rows]
-    return [e for e in found if e.severity.rank >= floor], "state"
+    watched = {p.key for p in config.pairs}
+    gone = sorted({e.pair for e in found} - watched)
+    if gone:  # alerts of pairs no longer configured: their baskets may be gone too
+        log.warning("scorecard leaves out alerts of pairs no longer watched: %s", ", ".join(gone))
+    return [e for e in found if e.pair in watched and e.severity.rank >= floor], "state"

@@ -90,3 +90,38 @@ def test_a_severe_only_rehearsal_pushes_only_severe_events_once_and_scores_them(
     assert sum(r["count"] for r in card["rows"]) == len(
         [e for e in found if e["severity"] == "severe"]
     )
+
+
+def test_scorecard_bounds_its_draws_and_seed(
+    capsys: pytest.CaptureFixture[str],
+    csv_world: tuple[Path, Path],  # noqa: F811
+) -> None:
+    folder, config = csv_world
+    base = ["--config", str(config), "--prices-dir", str(folder), "scorecard"]
+    for bad, said in (
+        (["--seed", "-5"], "must be 0 or more"),
+        (["--draws", "100000000"], "100000"),
+    ):
+        with pytest.raises(SystemExit) as info:
+            main([*base, *bad])
+        assert info.value.code == 2 and said in capsys.readouterr().err
+
+
+def test_only_the_events_of_a_pair_whose_alert_went_out_count(tmp_path: Path) -> None:
+    from contextlib import closing
+    from datetime import date
+
+    from bot.store.db import connect
+    from bot.store.history import delivered_events
+    from bot.store.state import StateStore
+
+    day = date(2025, 1, 27)
+    with closing(connect(tmp_path / "state.db")) as conn:
+        store = StateStore(conn)
+        store.start(day)
+        evs = [{"pair": p, "kind": "shock", "severity": "severe"} for p in ("a/b", "c/d")]
+        parts = [{"type": "text", "text": "x", "label": "text"}]
+        store.finish(day, "done", evs, [(f"{day} a/b shock a->b", "alert", parts)], [1], 0.1)
+        assert delivered_events(conn, day, day) == []  # queued, not yet sent
+        conn.execute("UPDATE outbox SET status = 'sent'")
+        assert [e["pair"] for e in delivered_events(conn, day, day)] == ["a/b"]

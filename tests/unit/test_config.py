@@ -291,3 +291,14 @@ def test_a_token_of_the_wrong_shape_is_refused_without_showing_it(token: str, wh
 
 def test_a_token_of_the_right_shape_passes() -> None:
     check_token("123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw_-", "ROTABOT_TELEGRAM_TOKEN")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[state]\npth = 'x.db'\n", "state.pth: unknown key"),
+        ("[signals]\nregime_band = 0\nregime_band_vol = 0\n", "signals.regime_band: must be"),
+    ],
+)
+def test_state_keys_and_a_zero_regime_band_are_refused(text: str, expected: str) -> None:
+    assert any(p.startswith(expected) for p in problems_of(text)), problems_of(text)

@@ -139,7 +139,9 @@ def _section(name: str) -> st.SearchStrategy[tuple[str, object]]:
         body: st.SearchStrategy[object] = BASKETS
     else:
         body = st.dictionaries(
-            st.sampled_from(KNOWN_KEYS[name]) | KEYS, VALUES | PLAUSIBLE, max_size=6
+            st.sampled_from(KNOWN_KEYS.get(name, ("enabled", "checks", "threshold"))) | KEYS,
+            VALUES | PLAUSIBLE,
+            max_size=6,
         )
     return st.tuples(st.just(name), body | VALUES)
 
