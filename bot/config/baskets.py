@@ -69,7 +69,8 @@ def read_watch(r: Reader, baskets: tuple[Basket, ...]) -> WatchConfig:
     texts = r.list_of("pairs", (), str, 'pairs like "chips/platforms"')
     if len(texts) > MAX_PAIRS:
         r.problem("pairs", f"{len(texts)} pairs listed; at most {MAX_PAIRS} are watched")
-    if "pairs" in r.table and isinstance(r.table["pairs"], list) and not texts:
+    raw = r.table.get("pairs")
+    if isinstance(raw, list) and not raw:  # [] itself, not a list whose items were refused
         r.problem("pairs", "must not be empty (leave it out to watch the first two baskets)")
     by_key = {b.key: b for b in baskets}
     pairs: list[Pair] = []

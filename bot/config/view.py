@@ -35,6 +35,8 @@ def redacted_view(config: Config, environ: Mapping[str, str]) -> dict[str, objec
         elif f.name == "watch":
             # The pairs in effect, so the printed file, read back, watches the same pairs.
             view["watch"] = {"pairs": [p.key for p in config.pairs], "rrg_tail": value.rrg_tail}
+        elif f.name == "channels":
+            view["channels"] = [_channel(c, environ) for c in value]
         elif f.name == "source_file":
             view["source_file"] = str(value) if value else "(built-in defaults)"
         elif is_dataclass(value):
@@ -46,13 +48,21 @@ def redacted_view(config: Config, environ: Mapping[str, str]) -> dict[str, objec
     return view
 
 
+def _channel(channel: object, environ: Mapping[str, str]) -> dict[str, object]:
+    """A ``[[channels]]`` table as plain data; its URL (a secret) only as set or unset."""
+    body = {g.name: _plain(getattr(channel, g.name)) for g in fields(channel)}  # type: ignore[arg-type]
+    var = str(body["url_env"])
+    body["url"] = "set (redacted)" if environ.get(var) else f"not set (${var})"
+    return body
+
+
 def _plain(value: object) -> object:
     if isinstance(value, tuple):
         return [_plain(v) for v in value]
     if isinstance(value, Pair):
         return value.key
-    if isinstance(value, Path):
-        return str(value)
+    if isinstance(value, Path):  # absolute: the printed file must mean the same from anywhere
+        return str(value.absolute())
     if isinstance(value, time):
         return value.strftime("%H:%M")
     if isinstance(value, date):

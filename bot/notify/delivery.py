@@ -266,7 +266,8 @@ def _summarise(report: DeliveryReport, message: Outgoing, dry: bool = False) -> 
             "sends it"
         )
     for target, problem in report.failed.items():
-        _say(f"error: {what}: {target}: {redact(problem)}")
+        # A notifier's own message may already start with the target's name: say it once.
+        _say(f"error: {what}: {target}: {redact(problem).removeprefix(f'{target}: ')}")
     return 1 if report.failed else 0
 
 

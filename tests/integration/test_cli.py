@@ -237,7 +237,7 @@ def test_check_config_redacts_the_token(
     monkeypatch.setenv("ROTABOT_TELEGRAM_TOKEN", secret)
     code, out, err = run(capsys, "check-config")
     assert code == 0 and secret not in out + err
-    assert 'token = "set (redacted)"' in out and "[baskets.chips]" in out
+    assert "# token: set (redacted)" in out and "[baskets.chips]" in out
 
 
 def test_prices_update_and_show_through_the_cache(

@@ -302,3 +302,29 @@ def test_a_token_of_the_right_shape_passes() -> None:
 )
 def test_state_keys_and_a_zero_regime_band_are_refused(text: str, expected: str) -> None:
     assert any(p.startswith(expected) for p in problems_of(text)), problems_of(text)
+
+
+def test_check_config_prints_a_file_that_reads_back_as_the_same_configuration(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dataclasses import replace
+
+    from bot.cli.main import main
+
+    monkeypatch.setenv("HOOK_URL", "json://127.0.0.1:9/secret-part")
+    first = tmp_path / "first.toml"
+    first.write_text(
+        "[telegram]\nchat_ids = [111, -222]\nmin_severity = 'severe'\n"
+        "[[channels]]\nname = 'hook'\nurl_env = 'HOOK_URL'\n"
+        "[signals]\nshock_severe = 4.5\n"
+    )
+    assert main(["--config", str(first), "check-config"]) == 0
+    printed = capsys.readouterr().out
+    assert "secret-part" not in printed and "# url: set (redacted)" in printed
+    second = tmp_path / "elsewhere" / "second.toml"
+    second.parent.mkdir()
+    second.write_text(printed)
+    a, b = load_config(first), load_config(second)
+    # The same in effect: the printed file names the pairs the defaults implied.
+    same = replace(a, source_file=None, watch=replace(a.watch, pairs=a.pairs))
+    assert same == replace(b, source_file=None)

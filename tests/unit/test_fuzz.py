@@ -6,9 +6,9 @@ the Telegram commands, and the command line. Each property says what may come ou
 or ``ConfigError``/``DataError``/``BadArguments``/``UserError`` with a message that names
 where the problem is, or an exit status of 0, 1 or 2 without a traceback.
 
-Crashes already reported (issue 7) are listed in ``KNOWN_CRASHES`` so the broad properties
-keep guarding everything else; each one is pinned by a ``strict`` xfail test below, which
-starts failing (XPASS) once the bug is fixed: then delete the test's mark and its entry.
+``KNOWN_CRASHES`` holds crashes found but not yet fixed, so the broad properties keep guarding
+everything else while one is pinned by a ``strict`` xfail test; it is empty: every crash these
+tests found has been fixed.
 """
 
 from __future__ import annotations
