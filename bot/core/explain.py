@@ -126,11 +126,11 @@ def _history_from(ctx: Context) -> str | None:
     return None if len(known) == 0 else ctx.sessions[known[0]].date().isoformat()
 
 
-def why_not(ps: PairSignals, ts: pd.Timestamp) -> tuple[float | None, str | None]:
+def why_not(ctx: Context, ts: pd.Timestamp) -> tuple[float | None, str | None]:
     """Return the session's shock score and, when it is no shock, the rule that stopped it."""
     from bot.core.rotation import stopped_by
 
-    ctx = Context.of(ps)
+    ps = ctx.ps
     i = ctx.at(ts)
     p = ps.params
     score, breadth = ctx.value("score", i), ctx.value("breadth", i)
@@ -234,9 +234,9 @@ def _quadrant_event(ctx: Context, i: int, decision: Decision) -> RotationEvent:
     return _event(decision, summary, ds, evidence)
 
 
-def notes(ps: PairSignals, ts: pd.Timestamp) -> tuple[str, ...]:
+def notes(ctx: Context, ts: pd.Timestamp) -> tuple[str, ...]:
     """Return plain-words notes on a session that moved a lot without being a rotation."""
-    ctx = Context.of(ps)
+    ps = ctx.ps
     i = ctx.at(ts)
     p = ps.params
     if bool(ctx.frame["eligible"][i]) or not ctx.value("z", i) >= p.shock_info:

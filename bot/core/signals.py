@@ -200,7 +200,10 @@ def events(
 
 
 def pair_events(
-    ps: PairSignals, start: date | None = None, end: date | None = None
+    ps: PairSignals,
+    start: date | None = None,
+    end: date | None = None,
+    ctx: explain.Context | None = None,
 ) -> list[RotationEvent]:
     """Return one pair's rotation events between ``start`` and ``end`` inclusive, each with
     its track record (``bot.core.record``) from the earlier events of the whole history."""
@@ -208,7 +211,7 @@ def pair_events(
     chosen = [d for d in history if start is None or d.date >= start]
     if not chosen:
         return []
-    ctx = explain.Context.of(ps)
+    ctx = ctx or explain.Context.of(ps)
     records = _track_records(ps, ctx, history, chosen)
     return [replace(explain.describe(ps, d, ctx), track_record=records[d]) for d in chosen]
 
@@ -238,8 +241,9 @@ def state_at(ps: PairSignals, asof: date) -> SignalState:
     row = _row(ps.frame, ts)
     a, b = ps.keys
     regime = int(row["regime"])
-    found = pair_events(ps, ts.date(), ts.date())
-    score, why = explain.why_not(ps, ts)
+    ctx = explain.Context.of(ps)  # the pair's arrays, read once for events, gate and notes
+    found = pair_events(ps, ts.date(), ts.date(), ctx)
+    score, why = explain.why_not(ctx, ts)
     return SignalState(
         date=ts.date(),
         pair=ps.pair.key,
@@ -256,7 +260,7 @@ def state_at(ps: PairSignals, asof: date) -> SignalState:
         benchmark_return=_num(row["benchmark"]),
         basket_quadrants={k: _quadrant(row[f"quadrant_{k}"]) for k in (a, b)},
         events=tuple(found),
-        notes=explain.notes(ps, ts),
+        notes=explain.notes(ctx, ts),
         shock_score=score,
         no_shock_because=why,
     )
