@@ -228,8 +228,10 @@ def bench_bt(prices: pd.DataFrame, weights: pd.DataFrame) -> tuple[float, float]
 def compare(one: Sweeper, per_combo: float, vbt_combos: int) -> None:
     prices, frames = targets_of(one, vbt_combos)
     finals = ours_final(one, vbt_combos)
-    print(f"side by side, the same weights and prices; rotabot {per_combo * 1e6:.0f} us a "
-          "combination (strategy, engine, 12 metrics: the best 1,000-combination run above)")
+    print(
+        f"side by side, the same weights and prices; rotabot {per_combo * 1e6:.0f} us a "
+        "combination (strategy, engine, 12 metrics: the best 1,000-combination run above)"
+    )
     if importlib.util.find_spec("vectorbt") is None:
         print("vectorbt: skipped (not installed; pip install 'rotabot[bench]')")
     else:

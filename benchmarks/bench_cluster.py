@@ -97,15 +97,19 @@ def _verdict(rows: list[tuple[int, float, float]]) -> None:
     overhead = max(small[2] - small[1], 0.0)
     per_core = large[2] / large[0] * 2  # 2 worker processes of one thread each
     local = large[1] / large[0]  # this machine, 2 threads
-    print(f"cluster: {overhead:.2f} s more than here for {small[0]:,} combinations (connect, "
-          f"send the data, schedule); {per_core * 1e6:.0f} us a combination per worker core "
-          f"({large[0]:,} combinations); here {local * 1e6:.0f} us a combination on 2 threads")
+    print(
+        f"cluster: {overhead:.2f} s more than here for {small[0]:,} combinations (connect, "
+        f"send the data, schedule); {per_core * 1e6:.0f} us a combination per worker core "
+        f"({large[0]:,} combinations); here {local * 1e6:.0f} us a combination on 2 threads"
+    )
     for cores in (8, 32, 128):
         gain = local - per_core / cores
         if gain > 0:
             pays = overhead / gain
-            print(f"  {cores} such worker cores beat this machine from about {pays:,.0f} "
-                  f"combinations ({pays * local:.1f} s of work here)")
+            print(
+                f"  {cores} such worker cores beat this machine from about {pays:,.0f} "
+                f"combinations ({pays * local:.1f} s of work here)"
+            )
 
 
 if __name__ == "__main__":

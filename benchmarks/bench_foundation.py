@@ -40,10 +40,15 @@ def bench_cache_read() -> None:
         cache = PriceCache(conn)
         panel = cache.read(tickers, START)
         rows = int(panel.adj_close.notna().sum().sum())
-        print(f"cache read: {len(tickers)} tickers, {len(panel.dates)} sessions "
-              f"({panel.dates[0].date()}..{panel.dates[-1].date()}), {rows} price rows")
-        report("warm cache read into one panel", timed(lambda: cache.read(tickers, START), 25),
-               target=0.150)
+        print(
+            f"cache read: {len(tickers)} tickers, {len(panel.dates)} sessions "
+            f"({panel.dates[0].date()}..{panel.dates[-1].date()}), {rows} price rows"
+        )
+        report(
+            "warm cache read into one panel",
+            timed(lambda: cache.read(tickers, START), 25),
+            target=0.150,
+        )
         conn.close()
 
 

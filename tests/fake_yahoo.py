@@ -7,6 +7,11 @@ crumb dance yfinance performs, and ``/v8/finance/chart/<TICKER>`` in Yahoo's JSO
 from small per-ticker frames. Each ticker can be scripted to be rate limited (HTTP 429) a number
 of times, to be unknown (Yahoo's 404 body), or to answer with a series that ends early. Every
 request is recorded in ``received`` so tests can check what was asked for.
+
+Intraday bars (``add_intraday``, built with ``make_intraday``) answer the chart requests with an
+intraday ``interval`` (5m and the like), with the ``tradingPeriods`` yfinance needs to drop
+pre- and post-market bars; a ticker served only intraday answers daily requests (yfinance's
+time-zone lookup) from its bars summed up per session.
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ NOT_FOUND_BODY = {
     }
 }
 _SESSION_OPEN = time(9, 30)
+_SESSION_SECONDS = 23400  # 09:30 to 16:00
+INTRADAY_INTERVALS = ("1m", "2m", "5m", "15m", "30m", "60m", "90m", "1h")
 
 
 def make_bars(
@@ -59,6 +66,26 @@ def make_bars(
             "volume": np.full(len(closes), volume) + np.arange(len(closes)),
         },
         index=pd.DatetimeIndex(pd.to_datetime(list(sessions)), name="date"),
+    )
+
+
+def make_intraday(
+    day: str, close: npt.ArrayLike, first: str = "09:30", every: str = "5min"
+) -> pd.DataFrame:
+    """Return one session's intraday bars (index: aware New York bar starts from ``first``,
+    one each ``every``; columns open/high/low/close/volume)."""
+    closes = np.asarray(close, dtype="float64")
+    start = pd.Timestamp(f"{day} {first}", tz=NEW_YORK)
+    index = pd.date_range(start, periods=len(closes), freq=every, name="datetime")
+    return pd.DataFrame(
+        {
+            "open": closes - 0.05,
+            "high": closes + 0.1,
+            "low": closes - 0.1,
+            "close": closes,
+            "volume": np.full(len(closes), 10_000.0),
+        },
+        index=index,
     )
 
 
@@ -91,6 +118,11 @@ class Recorded:
     def period2(self) -> date:
         return _ny_date(int(self.params["period2"]))
 
+    @property
+    def is_intraday(self) -> bool:
+        """True for a chart request with an intraday interval (5m and the like)."""
+        return self.chart_ticker is not None and self.params.get("interval") in INTRADAY_INTERVALS
+
 
 @dataclass
 class _Listing:
@@ -102,6 +134,7 @@ class _Listing:
     timeouts: int = 0
     last: date | None = None
     nan_last: bool = False
+    intraday: pd.DataFrame | None = None
 
 
 @dataclass
@@ -125,7 +158,22 @@ class FakeYahoo:
     ) -> None:
         """Serve ``bars`` (see ``make_bars``) for ``ticker``; replaces what was served before."""
         with self._lock:
+            old = self.listings.get(ticker)
             self.listings[ticker] = _Listing(bars.copy(), timezone, currency, instrument_type)
+            if old is not None:  # daily bars replaced; intraday ones stay
+                self.listings[ticker].intraday = old.intraday
+
+    def add_intraday(self, ticker: str, bars: pd.DataFrame) -> None:
+        """Serve intraday ``bars`` (see ``make_intraday``) for ``ticker``; replaces earlier ones.
+
+        A ticker not served daily yet gets daily bars made from these (one per session), so
+        the time-zone lookup yfinance makes first finds it.
+        """
+        bars = bars.sort_index()
+        with self._lock:
+            if ticker not in self.listings:
+                self.listings[ticker] = _Listing(_daily_from(bars), NEW_YORK, "USD", "EQUITY")
+            self.listings[ticker].intraday = bars.copy()
 
     def bars(self, ticker: str) -> pd.DataFrame:
         return self.listings[ticker].bars.copy()
@@ -161,9 +209,7 @@ class FakeYahoo:
         """Date-range chart requests, optionally for one ticker only, in arrival order."""
         with self._lock:
             seen = list(self.received)
-        return [
-            r for r in seen if r.is_history and (ticker is None or r.chart_ticker == ticker)
-        ]
+        return [r for r in seen if r.is_history and (ticker is None or r.chart_ticker == ticker)]
 
     def chart_tickers(self, since: int = 0) -> set[str]:
         """Tickers of the chart requests received from request number ``since`` on."""
@@ -186,6 +232,12 @@ class FakeYahoo:
                 return self._chart(ticker, recorded.params)
         return _static(recorded)
 
+    def intraday_requests(self, ticker: str | None = None) -> list[Recorded]:
+        """Intraday chart requests, optionally for one ticker only, in arrival order."""
+        with self._lock:
+            seen = list(self.received)
+        return [r for r in seen if r.is_intraday and (ticker is None or r.chart_ticker == ticker)]
+
     def _chart(self, ticker: str, params: Mapping[str, str]) -> tuple[int, str, bytes]:
         listing = self.listings.get(ticker)
         if listing is None or ticker in self.hidden:
@@ -196,6 +248,12 @@ class FakeYahoo:
         if listing.rate_limited > 0:
             listing.rate_limited -= 1
             return 429, "text/html", b"Too Many Requests\r\n"
+        if params.get("interval") in INTRADAY_INTERVALS:
+            return (
+                200,
+                "application/json",
+                json.dumps(intraday_body(ticker, listing, params)).encode(),
+            )
         if self.visible_until is not None:
             last = min(listing.last or self.visible_until, self.visible_until)
             listing = replace(listing, last=last)
@@ -222,6 +280,59 @@ def chart_body(ticker: str, listing: _Listing, params: Mapping[str, str]) -> dic
     else:
         result["indicators"] = {"quote": [{}], "adjclose": [{}]}
     return {"chart": {"result": [result], "error": None}}
+
+
+def intraday_body(ticker: str, listing: _Listing, params: Mapping[str, str]) -> dict[str, Any]:
+    """Build Yahoo's v8 chart JSON of intraday bars: those starting in [period1, period2), or
+    the last sessions of a ``range`` like 5d; ``tradingPeriods`` holds each session served."""
+    bars = listing.intraday if listing.intraday is not None else pd.DataFrame(columns=["close"])
+    stamps = np.array([int(pd.Timestamp(t).timestamp()) for t in bars.index], dtype="int64")
+    days = [_ny_date(int(s)) for s in stamps]
+    if "period1" in params:
+        keep = (stamps >= int(params["period1"])) & (stamps < int(params["period2"]))
+    else:
+        count = int(params.get("range", "1d").rstrip("d") or 1)
+        recent = set(sorted(set(days))[-count:])
+        keep = np.array([d in recent for d in days], dtype=bool)
+    bars, stamps = bars[keep], stamps[keep]
+    sessions = sorted({_ny_date(int(s)) for s in stamps})
+    opens = np.array([_open_stamp(d, listing.timezone) for d in sessions], dtype="int64")
+    meta = _meta(ticker, listing, bars, opens)
+    meta["dataGranularity"] = params["interval"]
+    if sessions:  # includePrePost=false: a list of each session's regular hours
+        meta["tradingPeriods"] = [[_period(int(s), listing.timezone)] for s in opens]
+    result: dict[str, Any] = {"meta": meta}
+    if len(bars):
+        result["timestamp"] = [int(s) for s in stamps]
+        quote = {c: _values(bars[c]) for c in ("open", "high", "low", "close", "volume")}
+        result["indicators"] = {"quote": [quote]}
+    else:
+        result["indicators"] = {"quote": [{}]}
+    return {"chart": {"result": [result], "error": None}}
+
+
+def _period(opens: int, timezone: str) -> dict[str, Any]:
+    local = datetime.fromtimestamp(opens, ZoneInfo(timezone))
+    offset = int((local.utcoffset() or timedelta(0)).total_seconds())
+    zone = local.tzname() or "UTC"
+    return {"timezone": zone, "start": opens, "end": opens + _SESSION_SECONDS, "gmtoffset": offset}
+
+
+def _daily_from(intraday: pd.DataFrame) -> pd.DataFrame:
+    """One daily bar per New York session of ``intraday`` (adjusted close = close)."""
+    days = pd.DatetimeIndex(intraday.index).tz_convert(NEW_YORK).tz_localize(None).normalize()
+    grouped = intraday.groupby(days)
+    daily = pd.DataFrame(
+        {
+            "open": grouped["open"].first(),
+            "high": grouped["high"].max(),
+            "low": grouped["low"].min(),
+            "close": grouped["close"].last(),
+            "volume": grouped["volume"].sum(),
+        }
+    )
+    daily["adj_close"] = daily["close"]
+    return daily.rename_axis("date")
 
 
 def _served(listing: _Listing) -> pd.DataFrame:

@@ -453,7 +453,9 @@ def check(faulty: Outcome, clean: Outcome) -> dict[str, object]:
     # Each incomplete session: one notice per chat, "data incomplete" or "prices refused".
     said = [(m.chat_id, m.text) for m in faulty.telegram.messages()]
     notices = Counter(
-        (c, s) for c, text in said for s in incomplete
+        (c, s)
+        for c, text in said
+        for s in incomplete
         if f"Data incomplete · {s}" in text or f"Prices refused · {s}" in text
     )
     assert notices == Counter({(c, s): 1 for c in CHATS for s in incomplete}), notices

@@ -59,9 +59,7 @@ def for_engine(found: Codes, spread: bool) -> tuple[Array, Array, int]:
     """
     palette = as_spread(found.palette) if spread else found.palette
     palette = np.vstack([np.zeros((1, palette.shape[1])), palette]) + 0.0
-    distinct, first, inverse = np.unique(
-        palette, axis=0, return_index=True, return_inverse=True
-    )
+    distinct, first, inverse = np.unique(palette, axis=0, return_index=True, return_inverse=True)
     # Keep the rows in their first-seen order: an already distinct palette maps to itself.
     order = np.argsort(first)
     position = np.empty_like(order)

@@ -276,9 +276,7 @@ class WalkForward:
     net: Array  # daily net returns of the stitched test windows
 
 
-def fold_windows(
-    window: tuple[int, int], train: int, test: int
-) -> list[tuple[Window, Window]]:
+def fold_windows(window: tuple[int, int], train: int, test: int) -> list[tuple[Window, Window]]:
     """Return rolling ``(train, test)`` windows; the last test window may be shorter."""
     start, stop = window
     if train < 2 or test < 2:
@@ -342,9 +340,7 @@ def _metrics(path: Array, mv: Moves, window: tuple[int, int], rate: float) -> Me
     return Metrics.from_columns(simulate(path, mv, window[0], window[1], rate).metrics())
 
 
-def _stitch(
-    targets: Array, picks: list[int], windows: list[tuple[Window, Window]]
-) -> Array:
+def _stitch(targets: Array, picks: list[int], windows: list[tuple[Window, Window]]) -> Array:
     """Return one path following each fold's pick from the close its training window ends.
 
     Cash before the first pick; afterwards pick k rules the decisions from the last session of

@@ -26,7 +26,9 @@ def cluster_address(text: str) -> str:
     """Check a scheduler address: ``[tcp://]HOST:PORT`` (tls:// too); return it with a scheme."""
     m = re.fullmatch(r"\s*((?:tcp|tls)://)?([\w.\-]+|\[[0-9a-fA-F:]+\]):(\d{1,5})\s*", text)
     if not m or not 0 < int(m[3]) < 65536:
-        raise argparse.ArgumentTypeError(f"not a scheduler address: {text!r} (want tcp://HOST:PORT)")
+        raise argparse.ArgumentTypeError(
+            f"not a scheduler address: {text!r} (want tcp://HOST:PORT)"
+        )
     return f"{m[1] or 'tcp://'}{m[2]}:{m[3]}"
 
 

@@ -32,9 +32,11 @@ from bot.config import Config
 from bot.config.load import check_token
 from bot.core.panel import PricePanel, complete_sessions
 from bot.daemon import systemd
+from bot.daemon.intraday import BarLoader, bars_with_no_look_ahead
 from bot.daemon.job import PriceLoader
 from bot.daemon.scheduler import Daemon
 from bot.data.calendar import last_closed_session
+from bot.data.intraday import read_bars
 from bot.data.prices import load_prices
 from bot.data.runtimes import Runtimes
 from bot.errors import UsageError, UserError
@@ -138,7 +140,11 @@ def is_muted(conn: sqlite3.Connection, chat: int, now: datetime) -> bool:
 
 
 def make_daemon(
-    config: Config, token: str | None, prices: PriceLoader, marks: Marks = LIVE
+    config: Config,
+    token: str | None,
+    prices: PriceLoader,
+    marks: Marks = LIVE,
+    bars: BarLoader | None = None,
 ) -> Daemon:
     return Daemon(
         config,
@@ -147,7 +153,36 @@ def make_daemon(
         notifier_factory(config, token),
         is_muted,
         marks,
+        bars,
     )
+
+
+def live_bars(config: Config) -> BarLoader | None:
+    """Intraday bars for the checks: the CSV folder when set (read again at each check),
+    else Yahoo, one batched request per check; None when the checks are off."""
+    if not config.intraday.enabled:
+        return None
+    folder = config.intraday.csv_dir
+    if folder is not None:
+        return bars_with_no_look_ahead(lambda session, now: read_bars(folder, config.tickers))
+    from bot.config.paths import cache_dir
+    from bot.data.yahoo_intraday import YahooBars
+
+    source = YahooBars(config.intraday.interval, cache_dir=cache_dir())
+    return bars_with_no_look_ahead(lambda session, now: source.fetch(config.tickers, session))
+
+
+def replayed_bars(config: Config) -> BarLoader | None:
+    """A rehearsal's bars: the CSV folder read once, each check seeing only the bars up to
+    its own time. Without ``[intraday] csv_dir`` a rehearsal runs no checks (it is offline)."""
+    folder = config.intraday.csv_dir
+    if not config.intraday.enabled:
+        return None
+    if folder is None:
+        log.warning("[intraday] csv_dir is not set: the rehearsal runs no intraday checks")
+        return None
+    bars = read_bars(folder, config.tickers)
+    return bars_with_no_look_ahead(lambda session, now: bars)
 
 
 def live_prices(config: Config) -> PriceLoader:
@@ -174,7 +209,8 @@ def replayed_prices(panel: PricePanel) -> PriceLoader:
 
 def _rehearse(config: Config, token: str | None, panel: PricePanel, start: date, end: date) -> int:
     _verify(config)
-    daemon = make_daemon(config, token, replayed_prices(panel), REHEARSAL)
+    bars = replayed_bars(config)
+    daemon = make_daemon(config, token, replayed_prices(panel), REHEARSAL, bars)
     try:
         count = asyncio.run(daemon.rehearse(start, end, progress=rehearsal_progress()))
     finally:
@@ -235,7 +271,7 @@ def announce(config: Config, token: str | None, now: datetime) -> str:
 
 
 async def _live_console(config: Config) -> int:
-    daemon = make_daemon(config, None, live_prices(config))
+    daemon = make_daemon(config, None, live_prices(config), bars=live_bars(config))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -268,7 +304,7 @@ def _live_telegram(config: Config, token: str) -> int:
     from bot.telegram.service import BotService
 
     app = build_application(config, token, BotService(config))
-    daemon = make_daemon(config, token, live_prices(config))
+    daemon = make_daemon(config, token, live_prices(config), bars=live_bars(config))
     assert app.job_queue is not None  # the job-queue extra is a dependency
     broken: list[BaseException] = []  # the state file failed: stop, and say so once stopped
 

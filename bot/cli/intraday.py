@@ -59,14 +59,15 @@ def run_intraday(args: argparse.Namespace, config: Config) -> int:
     from bot.cli.pairs import chosen_pair
     from bot.core.intraday import intraday_readings
     from bot.core.market import build_market
-    from bot.data.intraday import Moves, moves_at, previous_closes, read_bars
+    from bot.data import calendar
+    from bot.data.intraday import Moves, interval_of, moves_at, previous_closes, read_bars
     from bot.data.prices import load_prices
 
     folder = config.intraday.csv_dir
     if folder is None:
         raise UsageError("set [intraday] csv_dir to a folder of <TICKER>.csv intraday bars")
     pair = chosen_pair(config, args.pair)
-    zone = config.schedule.zone
+    zone = calendar.exchange_zone(config.schedule.calendar)
     bars = read_bars(folder, config.tickers)
     asof: datetime | None = args.asof
     if asof is None:
@@ -79,7 +80,7 @@ def run_intraday(args: argparse.Namespace, config: Config) -> int:
     session = asof.astimezone(zone).date()
     closes = previous_closes(panel, session)
     age = timedelta(minutes=config.intraday.max_age_minutes)
-    found = moves_at(bars, closes, asof, zone, age)
+    found = moves_at(bars, closes, asof, zone, age, interval_of(config.intraday.interval))
     when = _clock(asof, config)
     if not isinstance(found, Moves):
         if args.format == "json":

@@ -251,12 +251,8 @@ def _add_engine_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
         default="auto",
         help="delivered alerts from the state file, a replay, or auto (state when it has any)",
     )
-    p.add_argument(
-        "--draws", type=_draws, default=2000, help="random draws (1000 to 100000)"
-    )
-    p.add_argument(
-        "--seed", type=_seed, default=20161, help="seed of the random draws (0 or more)"
-    )
+    p.add_argument("--draws", type=_draws, default=2000, help="random draws (1000 to 100000)")
+    p.add_argument("--seed", type=_seed, default=20161, help="seed of the random draws (0 or more)")
     p.set_defaults(func=_command("scorecard"))
 
 

@@ -21,6 +21,7 @@ import pandas as pd
 from bot.config import Config
 from bot.core.panel import PricePanel, missing_on
 from bot.daemon.routing import channel_alerts, digests
+from bot.daemon.settle import settle
 from bot.data.checks import BadPrices
 from bot.data.runtimes import Runtimes
 from bot.errors import DataError, DataUnavailable
@@ -194,14 +195,17 @@ def _evaluate(job: Job, session: date, now: datetime, panel: PricePanel, fetch: 
     started = time.monotonic()
     signals = compute_signals(panel.upto(session), job.config.universe)
     picture = picture_at(signals, session)
-    outgoing = session_messages(job.config, signals, picture)
+    settled = settle(job.config, job.store, session, picture)
+    flagged = settled.first_flagged
+    outgoing = session_messages(job.config, signals, picture, flagged)
     messages = [*job.notices, *((o.key, o.kind, encode_parts(o.parts)) for o in outgoing)]
     events = [e.to_json() for e in picture.events]
     chats = _listeners(job, now)
-    routed = channel_alerts(job.config, signals, picture)
+    routed = channel_alerts(job.config, signals, picture, flagged)
     routed += digests(job.config, job.runtimes, session, chats, picture)
+    routed += settled.notes
     seconds = fetch + time.monotonic() - started
-    job.store.finish(session, "done", events, messages, chats, seconds, routed)
+    job.store.finish(session, "done", events, messages, chats, seconds, routed, settled.settlements)
     log.info(
         "session %s: evaluated in %.2fs, %d event(s), %d message(s) queued",
         session,

@@ -7,7 +7,7 @@ target whose digest is on gets the session's digest, daily, or on the week's las
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 
 from bot.config import Config
@@ -26,11 +26,14 @@ def _queued(message: Outgoing) -> Queued:
     return (message.key, message.kind, encode_parts(message.parts))
 
 
-def channel_alerts(config: Config, signals: Signals, picture: Picture) -> Routed:
-    """Each named channel's own alerts, queued for that channel only."""
+def channel_alerts(
+    config: Config, signals: Signals, picture: Picture, flagged: Mapping[str, str] | None = None
+) -> Routed:
+    """Each named channel's own alerts, queued for that channel only (``flagged``: pair ->
+    when an in-progress warning first flagged its rotation)."""
     routed: Routed = []
     for channel in config.channels:
-        for message in channel_messages(config, signals, picture, channel):
+        for message in channel_messages(config, signals, picture, channel, flagged):
             routed.append((_queued(message), [Target(channel.name)]))
     return routed
 

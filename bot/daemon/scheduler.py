@@ -17,10 +17,12 @@ import sqlite3
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import partial
 
 from bot.config import Config
+from bot.daemon import intraday
+from bot.daemon.intraday import BarLoader
 from bot.daemon.job import (
     Job,
     Outcome,
@@ -62,6 +64,7 @@ class Daemon:
     notifier: Callable[[sqlite3.Connection], Notifier]
     muted: Callable[[sqlite3.Connection, int, datetime], bool] = lambda conn, chat, now: False
     marks: Marks = LIVE
+    bars: BarLoader | None = None  # intraday bars: the checks run when set and enabled
     runtimes: Runtimes = field(init=False)
     store: StateStore = field(init=False)
     evaluations: list[tuple[date, Outcome]] = field(default_factory=list)
@@ -147,11 +150,64 @@ class Daemon:
     # --- the job ----------------------------------------------------------------------------
 
     async def tick(self, now: datetime) -> datetime:
-        """Evaluate every due session, deliver the outbox, and return the next wake-up time."""
+        """Run the session's due check, evaluate every due session, deliver the outbox, and
+        return the next wake-up time."""
+        session = self._checking(now)
+        if session is not None:
+            await self._check(session, now)
         for session in self.due(now):
             await self._evaluate(session, now)
         await self.deliver()
         return self.next_wake(now)
+
+    # --- checks during the session ------------------------------------------------------------
+
+    @property
+    def checking(self) -> bool:
+        return self.bars is not None and self.config.intraday.enabled
+
+    def _checking(self, now: datetime) -> date | None:
+        """The session open at ``now`` if checks run and it has not been evaluated yet."""
+        if not self.checking:
+            return None
+        zone = intraday.exchange_zone(self.config)
+        today = now.astimezone(zone).date()
+        if not self.runtimes.sessions(today, today) or self._settled(today):
+            return None
+        return today
+
+    async def _check(self, session: date, now: datetime, label: str | None = None) -> None:
+        try:
+            await asyncio.to_thread(self._check_in_thread, session, now, label)
+        except (sqlite3.Error, StateFileError):
+            raise
+        except Exception:  # a check must never stop the daemon nor the close run
+            log.exception("session %s: the intraday check failed", session)
+
+    def _check_in_thread(self, session: date, now: datetime, label: str | None) -> None:
+        assert self.bars is not None
+        conn = self.connect()
+        try:
+            muted = partial(self.muted, conn)
+            store = StateStore(conn, self.marks)
+            checks = intraday.Checks(self.config, store, self.prices, self.bars, muted)
+            if label is None:
+                intraday.run_due(checks, session, now)
+            elif label not in {c.at for c in store.checks_of(session)}:
+                intraday.run_check(checks, session, label, now)
+        finally:
+            conn.close()
+
+    def next_check(self, now: datetime) -> datetime | None:
+        """The next check's time after ``now`` (None when checks do not run)."""
+        if not self.checking:
+            return None
+        day = now.astimezone(UTC).date()
+        for session in self.runtimes.sessions(day - timedelta(days=1), day + timedelta(days=10)):
+            later = [at for _, at in intraday.check_times(self.config, session) if at > now]
+            if later and not self._settled(session):
+                return later[0]
+        return None
 
     async def _evaluate(self, session: date, now: datetime) -> None:
         try:
@@ -215,6 +271,8 @@ class Daemon:
         1, 2, 4... minutes up to ``retry_minutes``); otherwise the next session's run."""
         retry = timedelta(minutes=self.config.schedule.retry_minutes)
         wake = now + retry if self.due(now) else self.runtimes.next_run(now)[1]
+        check = self.next_check(now)
+        wake = min(wake, check) if check is not None else wake
         if not self.store.pending():
             self.store.put(PENDING_TRIES, "0")
             return wake
@@ -237,6 +295,7 @@ class Daemon:
         await self.deliver()  # what an earlier, interrupted rehearsal left in the outbox
         retry = timedelta(minutes=self.config.schedule.retry_minutes)
         for done, session in enumerate(sessions, start=1):
+            await self._rehearse_checks(session)
             now = self.runtimes.run_at(session)
             while not self._settled(session):
                 await self._evaluate(session, now)
@@ -248,3 +307,11 @@ class Daemon:
             if progress is not None:
                 progress(done, len(sessions), session)
         return len(sessions)
+
+    async def _rehearse_checks(self, session: date) -> None:
+        """Each check of ``session`` at its own time, with the clock at it, then delivery."""
+        if not self.checking or self._settled(session):
+            return
+        for label, at in intraday.check_times(self.config, session):
+            await self._check(session, at, label)
+            await self.deliver()

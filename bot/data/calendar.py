@@ -6,6 +6,7 @@ import warnings
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 
@@ -52,3 +53,8 @@ def last_closed_session(name: str, now: datetime, delay: timedelta = timedelta(0
     if len(done) == 0:
         raise ValueError(f"no {name} session closed in the two weeks before {now:%Y-%m-%d}")
     return pd.Timestamp(done[-1]).date()
+
+
+def exchange_zone(name: str) -> ZoneInfo:
+    """Return the exchange's own time zone (XNYS: America/New_York)."""
+    return ZoneInfo(str(_calendar(name).tz))

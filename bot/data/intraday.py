@@ -103,19 +103,23 @@ def moves_at(
     asof: datetime,
     zone: ZoneInfo,
     max_age: timedelta,
+    interval: timedelta = timedelta(0),
 ) -> Moves | Skipped:
-    """Return every listed ticker's move from the previous close to its last bar at or
-    before ``asof`` (aware), or why the check is skipped.
+    """Return every listed ticker's move from the previous close to its last bar complete
+    at ``asof`` (aware), or why the check is skipped.
 
     Args:
         bars: ``read_bars``'s frames.
         closes: ``previous_closes``: the previous session and the tickers' closes.
         zone: the exchange's time zone (a bar's session is its date there).
-        max_age: the oldest a last bar may be.
+        max_age: the oldest a last bar may be (from its start).
+        interval: the bar size. A bar is labelled by its start and its close is known at its
+            end, so a bar starting later than ``asof - interval`` is not read: in a rehearsal
+            from complete bars it would hold prices from after ``asof``.
     """
     previous, prior = closes
     session = asof.astimezone(zone).date()
-    moment = pd.Timestamp(asof).tz_convert("UTC")
+    moment = pd.Timestamp(asof).tz_convert("UTC") - pd.Timedelta(interval)
     missing, other, stale = [], [], []
     moves: dict[str, float] = {}
     times: dict[str, datetime] = {}
@@ -128,7 +132,7 @@ def moves_at(
         at = pd.Timestamp(upto.index[-1])
         if at.tz_convert(zone).date() != session:
             other.append(f"{ticker} ({at.tz_convert(zone):%Y-%m-%d %H:%M})")
-        elif moment - at > max_age:
+        elif pd.Timestamp(asof).tz_convert("UTC") - at > max_age:
             stale.append(f"{ticker} ({at.tz_convert(zone):%H:%M})")
         else:
             moves[ticker] = float(upto["close"].iloc[-1]) / close - 1.0
@@ -137,6 +141,11 @@ def moves_at(
     if why:
         return Skipped(asof, why)
     return Moves(asof, session, previous, moves, times)
+
+
+def interval_of(text: str) -> timedelta:
+    """ "5m" -> 5 minutes (the ``[intraday] interval`` values)."""
+    return timedelta(minutes=int(text.rstrip("m")))
 
 
 def _reason(missing: list[str], other: list[str], stale: list[str], max_age: timedelta) -> str:

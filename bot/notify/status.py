@@ -18,6 +18,7 @@ from bot.data.cache import PriceCache
 from bot.data.runtimes import Runtimes
 from bot.errors import BotError
 from bot.render.replies import StatusReport
+from bot.store.intraday import intraday_lines
 from bot.store.state import REHEARSAL, OutboxRow, Run, StateStore, TargetState
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ class Status:
     behind: tuple[str, ...]  # tickers whose last bar is older than newest_bar
     last_rehearsal: Run | None = None  # a rehearsal's runs are kept apart from the live ones
     targets: tuple[TargetState, ...] = ()  # each chat and channel: last success, owed rows
+    intraday: tuple[str, ...] = ()  # the latest checks during the session and their warnings
 
     @property
     def pending(self) -> int:
@@ -92,6 +94,7 @@ def collect_status(config: Config, conn: sqlite3.Connection, now: datetime) -> S
         behind=tuple(sorted(t for t, d in last.items() if d != newest)),
         last_rehearsal=next(iter(StateStore(conn, REHEARSAL).recent_runs(1)), None),
         targets=tuple(store.targets()),
+        intraday=intraday_lines(store),
     )
 
 
@@ -129,6 +132,7 @@ def chat_report(
         pending=status.pending,
         unconfirmed=status.unconfirmed,
         targets=tuple(target_line(t, tz) for t in status.targets),
+        intraday=status.intraday,
     )
 
 
@@ -171,6 +175,7 @@ def render_status(status: Status, config: Config) -> str:
     lines += [f"  {target_line(t, UTC)}" for t in status.targets]
     if status.failures:
         lines.append(f"failed runs in a row: {status.failures}")
+    lines += list(status.intraday)
     behind = f" (behind: {', '.join(status.behind)})" if status.behind else ""
     lines.append(f"data: latest bar {status.newest_bar or 'none'}{behind}")
     return "\n".join(lines)

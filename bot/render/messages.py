@@ -8,6 +8,7 @@ restart, ``signal --send`` run again) finds its keys already there.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from bot.config import Config
@@ -18,7 +19,9 @@ from bot.render import html
 from bot.render import text as fmt
 from bot.render.parts import Part, PhotoPart, TextPart
 
-ALERT_CHART_DAYS = 250  # about a year of sessions behind an alert
+ALERT_CHART_DAYS = 250
+
+Flagged = Mapping[str, str] | None  # about a year of sessions behind an alert
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,11 +55,14 @@ def compose(text: str, png: bytes | None, filename: str, caption: str) -> tuple[
     return tuple(parts)
 
 
-def session_messages(config: Config, signals: Signals, picture: Picture) -> list[Outgoing]:
+def session_messages(
+    config: Config, signals: Signals, picture: Picture, flagged: Flagged = None
+) -> list[Outgoing]:
     """Return the session's alerts (one per pair with events at or above
     ``telegram.min_severity``, in config order), or its quiet-day summary when no pair has one
-    and ``telegram.send_quiet_days`` is on; events below the threshold are only in the summary."""
-    alerts = pair_alerts(config, signals, picture, config.telegram.min_severity)
+    and ``telegram.send_quiet_days`` is on; events below the threshold are only in the summary.
+    ``flagged``: pair -> when an in-progress warning first flagged its rotation ("10:30 ET")."""
+    alerts = pair_alerts(config, signals, picture, config.telegram.min_severity, flagged=flagged)
     if alerts or not config.telegram.send_quiet_days:
         return alerts
     text = fmt.render_quiet_day(picture, config)
@@ -64,12 +70,16 @@ def session_messages(config: Config, signals: Signals, picture: Picture) -> list
 
 
 def channel_messages(
-    config: Config, signals: Signals, picture: Picture, channel: ChannelConfig
+    config: Config,
+    signals: Signals,
+    picture: Picture,
+    channel: ChannelConfig,
+    flagged: Flagged = None,
 ) -> list[Outgoing]:
     """Return one named channel's alerts: its own ``min_severity``, ``pairs`` and ``charts``.
     The keys are the chats' keys: the outbox tells the targets apart."""
     states = replace(picture, pairs=tuple(p for p in picture.pairs if channel.watches(p.pair)))
-    return pair_alerts(config, signals, states, channel.min_severity, channel.charts)
+    return pair_alerts(config, signals, states, channel.min_severity, channel.charts, flagged)
 
 
 def pair_alerts(
@@ -78,6 +88,7 @@ def pair_alerts(
     picture: Picture,
     min_severity: str,
     charts: bool | None = None,
+    flagged: Flagged = None,
 ) -> list[Outgoing]:
     """Return one alert per pair with events at or above ``min_severity``, in config order."""
     floor = Severity(min_severity).rank
@@ -86,12 +97,15 @@ def pair_alerts(
         pushed = tuple(e for e in state.events if e.severity.rank >= floor)
         if pushed:
             chart = config.telegram.charts if charts is None else charts
-            alerts.append(_alert(config, signals, replace(state, events=pushed), chart))
+            first = (flagged or {}).get(state.pair)
+            alerts.append(_alert(config, signals, replace(state, events=pushed), chart, first))
     return alerts
 
 
-def _alert(config: Config, signals: Signals, state: SignalState, charts: bool) -> Outgoing:
-    text = fmt.render_alert(state, config)
+def _alert(
+    config: Config, signals: Signals, state: SignalState, charts: bool, first: str | None
+) -> Outgoing:
+    text = fmt.render_alert(state, config, first)
     png = None
     if charts:
         from bot.render.charts import ratio_chart

@@ -42,6 +42,7 @@ class StatusReport:
     pending: int = 0  # outbox rows waiting to be sent
     unconfirmed: int = 0  # outbox rows that may not have arrived (never sent again)
     targets: tuple[str, ...] = ()  # one line per chat or channel: last success, owed rows
+    intraday: tuple[str, ...] = ()  # the latest checks during the session and their warnings
 
 
 def _when(at: datetime | None) -> str:
@@ -72,6 +73,8 @@ def render_status(report: StatusReport) -> str:
         " pending" in t or "unconfirmed" in t for t in report.targets
     ):
         text += "\n<b>Targets</b>\n" + "\n".join(esc(t) for t in report.targets)
+    if report.intraday:
+        text += "\n<b>During the session</b>\n" + "\n".join(esc(t) for t in report.intraday)
     return text
 
 

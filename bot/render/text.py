@@ -33,11 +33,14 @@ def short_name(config: Config, key: str) -> str:
         return key
 
 
-def render_alert(state: SignalState, config: Config) -> str:
+def render_alert(state: SignalState, config: Config, first_flagged: str | None = None) -> str:
     """Return the alert of one pair on a session with events: each event, then the pair's
-    picture of the day."""
+    picture of the day; ``first_flagged`` ("10:30 ET"): when an in-progress warning first
+    flagged the rotation."""
     events = sorted(state.events, key=lambda e: -e.severity.rank)
     blocks = [_event_block(e, config) for e in events]
+    if first_flagged:
+        blocks[0] += f"\n<i>First flagged at {esc(first_flagged)} by the in-progress warning.</i>"
     # A shock's summary already gives the day's three moves; the table would say them again
     # and push the alert past Telegram's 1024-character caption (text and chart apart).
     if not any(e.kind == "shock" for e in events):

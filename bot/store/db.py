@@ -22,7 +22,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from bot.errors import BotError, UserError
-from bot.store.schema import OUTBOX_ONLY, OUTBOX_TARGETS, REHEARSAL_MARKS, STATE_SCHEMA
+from bot.store.schema import (
+    INTRADAY,
+    OUTBOX_ONLY,
+    OUTBOX_TARGETS,
+    REHEARSAL_MARKS,
+    STATE_SCHEMA,
+)
 
 MIGRATIONS: list[str] = [
     # 1: price cache
@@ -72,6 +78,8 @@ MIGRATIONS: list[str] = [
     REHEARSAL_MARKS,
     # 6: one outbox row per (message, target): Telegram chats and named channels.
     OUTBOX_TARGETS,
+    # 7: checks during the session and their provisional warnings (see bot.store.intraday).
+    INTRADAY,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,4 +1,4 @@
-"""Tables of the daemon's state (runs, events, outbox): migrations 3, 4 and 5.
+"""Tables of the daemon's state (runs, events, outbox, intraday checks): migrations 3 to 7.
 
 Migration 4 makes the outbox the one record of deliveries. ``rotabot signal --send`` used to
 send directly and log each part in a ``deliveries`` table; it now queues into the outbox like
@@ -27,10 +27,11 @@ class Marks:
     runs: str
     events: str
     meta: str
+    mode: str  # the ``mode`` column of the intraday tables
 
 
-LIVE = Marks("runs", "events", "")
-REHEARSAL = Marks("rehearsal_runs", "rehearsal_events", "rehearsal:")
+LIVE = Marks("runs", "events", "", "live")
+REHEARSAL = Marks("rehearsal_runs", "rehearsal_events", "rehearsal:", "rehearsal")
 
 STATE_SCHEMA = """
 CREATE TABLE runs (
@@ -177,4 +178,34 @@ SELECT
 FROM outbox;
 DROP TABLE outbox;
 ALTER TABLE outbox_targets RENAME TO outbox
+"""
+
+# The checks during the session and the provisional warnings they raised (bot.store.intraday).
+# ``mode`` keeps a rehearsal's apart from the live daemon's, as the runs tables do. One
+# warning per (session, pair, direction): the primary key, not memory, makes it once.
+INTRADAY = """
+CREATE TABLE intraday_checks (
+    mode TEXT NOT NULL,
+    session TEXT NOT NULL,
+    at TEXT NOT NULL,
+    checked_at TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('read', 'skipped', 'missed')),
+    reason TEXT,
+    readings TEXT NOT NULL DEFAULT '[]',
+    PRIMARY KEY (mode, session, at)
+);
+CREATE TABLE provisional_warnings (
+    mode TEXT NOT NULL,
+    session TEXT NOT NULL,
+    pair TEXT NOT NULL,
+    direction TEXT NOT NULL,
+    first_at TEXT NOT NULL,
+    score REAL NOT NULL,
+    severity TEXT NOT NULL,
+    key TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    outcome TEXT NOT NULL DEFAULT 'open' CHECK (outcome IN ('open', 'confirmed', 'withdrawn')),
+    settled_at TEXT,
+    PRIMARY KEY (mode, session, pair, direction)
+)
 """

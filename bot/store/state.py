@@ -34,10 +34,10 @@ from datetime import date, datetime
 from typing import Any
 
 from bot.store.db import transaction
+from bot.store.intraday import IntradayTable, Settlement
 from bot.store.outbox import (
     TELEGRAM,
     OutboxRow,
-    OutboxTable,
     Queued,
     Target,
     Targets,
@@ -75,7 +75,7 @@ class Run:
     error: str | None
 
 
-class StateStore(OutboxTable):
+class StateStore(IntradayTable):
     """Runs, events and outbox over one SQLite connection (autocommit; explicit transactions).
 
     ``marks`` picks whose runs, events and memory it reads and writes (the outbox is shared).
@@ -165,11 +165,13 @@ class StateStore(OutboxTable):
         chats: Targets,
         seconds: float,
         routed: Sequence[tuple[Queued, Targets]] = (),
+        settled: Sequence[Settlement] = (),
     ) -> None:
         """Store a session's result and queue its messages, all in one transaction.
 
         ``messages`` are (key, kind, parts) tuples queued for every chat in ``chats``;
-        ``routed`` pairs each further message with its own targets (channels, digests).
+        ``routed`` pairs each further message with its own targets (channels, digests);
+        ``settled`` says how the close settled the session's provisional warnings.
         """
         day = session.isoformat()
         with transaction(self.conn):
@@ -186,6 +188,7 @@ class StateStore(OutboxTable):
                 self._enqueue(key, session, kind, parts, chats)
             for (key, kind, parts), targets in routed:
                 self._enqueue(key, session, kind, parts, targets)
+            self._settle(session, settled, now_text())
             self.conn.execute(
                 f"UPDATE {self._runs} SET status = ?, events = ?, finished_at = ?, seconds = ?, "
                 "error = NULL WHERE session = ?",

@@ -48,13 +48,13 @@ def test_the_reading_at_a_moment_flags_the_rotation_so_far(
 ) -> None:
     daily, config, session = world
     argv = ["--config", str(config), "--prices-dir", str(daily), "intraday"]
-    assert main([*argv, "--asof", f"{session}T10:30", "--format", "json"]) == 0
+    assert main([*argv, "--asof", f"{session}T10:35", "--format", "json"]) == 0
     (reading,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert reading["pair"] == "chips/platforms" and reading["flagged"] is True
     assert (reading["from"], reading["to"]) == ("chips", "platforms")
     assert reading["moves"]["chips"] == pytest.approx(-0.06, abs=1e-9)
-    assert main([*argv, "--asof", f"{session}T10:30"]) == 0
-    assert "10:30 ET: Chips -6.0% vs Platforms +4.0%" in capsys.readouterr().out
+    assert main([*argv, "--asof", f"{session}T10:35"]) == 0
+    assert "10:35 ET: Chips -6.0% vs Platforms +4.0%" in capsys.readouterr().out
 
 
 def test_stale_bars_skip_the_check_and_bad_input_exits_2(

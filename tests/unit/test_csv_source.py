@@ -146,8 +146,13 @@ def outcome(parse: Callable[[], PriceRows]) -> tuple[str, object, object]:
     return ("rows", rows.dates.tolist(), values)
 
 
-@settings(max_examples=300, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=300,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(data=plain_files())
 def test_the_fast_parser_reads_what_the_careful_one_reads_or_declines(
     tmp_path: Path, data: bytes

@@ -155,10 +155,7 @@ def _small_grid(cls: type[Strategy]) -> list[tuple[list[str], tuple[object, ...]
 def test_the_sweeps_codes_are_the_strategys_weights(name: str) -> None:
     cls = strategies.get(name)
     options = {s.name: s for s in param_specs(cls)}
-    grid = {
-        key: [str(v) for v in values]
-        for key, values in _wide_values(options).items()
-    }
+    grid = {key: [str(v) for v in values] for key, values in _wide_values(options).items()}
     combos = list(strategies.grid_of(name, grid))
     data = full_data(cls.trades)
     found = compute_codes(cls, data, combos)

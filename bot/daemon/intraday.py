@@ -1,0 +1,257 @@
+"""The checks during the session: read every pair on the bars so far, warn once per direction.
+
+At each ``[intraday] checks`` time of a session (exchange time; a time at or after an early
+close is dropped) ``run_check`` takes each member's move from the previous close to its last
+bar, reads every pair through ``bot.core.intraday`` (the close run's shock evidence) and
+records the check, with a provisional warning for each pair whose gates pass and whose score
+reaches the threshold, in one transaction with its outbox rows (``bot.store.intraday``). A
+check whose bars are missing, stale or from another session is recorded as skipped with its
+reason and one log line. The close run settles the warnings (``settle``): confirmed ones are
+named in the session's alert, withdrawn ones get a short note to the targets that got them.
+The clock, the daily prices and the bars are injected: the daemon, a rehearsal and the tests
+share this code.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+
+from bot.config import Config
+from bot.core.intraday import IntradayReading, intraday_readings
+from bot.core.market import build_market
+from bot.core.models import Severity
+from bot.core.panel import PricePanel
+from bot.core.rotation import severity_for
+from bot.data import calendar
+from bot.data.intraday import Moves, Skipped, interval_of, moves_at, previous_closes
+from bot.data.runtimes import Runtimes
+from bot.errors import DataError, DataUnavailable
+from bot.notify.notifiers import CONSOLE_CHAT
+from bot.notify.outbox import encode_parts
+from bot.render.intraday import warning_text
+from bot.render.messages import compose
+from bot.store.intraday import SKIPPED_RUN, CheckRow, NewWarning, WarningRow
+from bot.store.outbox import Queued, Target, Targets
+from bot.store.state import StateStore
+
+log = logging.getLogger(__name__)
+
+PriceLoader = Callable[[date, datetime], PricePanel]
+"""(session, now) -> daily prices as known at ``now`` (``bot.daemon.job.PriceLoader``)."""
+
+BarLoader = Callable[[date, datetime], Mapping[str, pd.DataFrame]]
+"""(session, now) -> each ticker's intraday bars as known at ``now``; may raise DataError."""
+
+
+@dataclass(frozen=True, slots=True)
+class Checks:
+    """What a check needs from the world."""
+
+    config: Config
+    store: StateStore
+    prices: PriceLoader
+    bars: BarLoader
+    muted: Callable[[int, datetime], bool]
+
+    @property
+    def chats(self) -> list[int]:
+        return list(self.config.telegram.chat_ids) or [CONSOLE_CHAT]
+
+
+def exchange_zone(config: Config) -> ZoneInfo:
+    return calendar.exchange_zone(config.schedule.calendar)
+
+
+def clock(moment: datetime, zone: ZoneInfo) -> str:
+    """ "10:30 ET" in New York, else with the zone's abbreviation."""
+    local = moment.astimezone(zone)
+    label = "ET" if str(zone) == "America/New_York" else local.strftime("%Z")
+    return f"{local:%H:%M} {label}"
+
+
+def check_clock(config: Config, session: date, label: str) -> str:
+    """A check's label ("10:30", exchange time) as ``clock`` says it."""
+    zone = exchange_zone(config)
+    return clock(datetime.combine(session, time.fromisoformat(label), zone), zone)
+
+
+def check_times(config: Config, session: date) -> list[tuple[str, datetime]]:
+    """The session's checks as ("HH:MM", UTC instant), those at or after its close dropped."""
+    zone = exchange_zone(config)
+    close = calendar.session_close(config.schedule.calendar, session)
+    times = []
+    for t in config.intraday.checks:
+        at = datetime.combine(session, t, zone).astimezone(UTC)
+        if at < close:
+            times.append((t.strftime("%H:%M"), at))
+    return times
+
+
+def due_checks(checks: Checks, session: date, now: datetime) -> list[tuple[str, datetime]]:
+    """The session's checks whose time has come and that are not on record, oldest first."""
+    done = {c.at for c in checks.store.checks_of(session)}
+    return [(label, at) for label, at in check_times(checks.config, session) if at <= now
+            and label not in done]  # fmt: skip
+
+
+def run_due(checks: Checks, session: date, now: datetime) -> None:
+    """Run the latest due check at ``now``; earlier ones the daemon slept through are recorded
+    as missed (reading them late would only repeat the latest, under an older label)."""
+    due = due_checks(checks, session, now)
+    if not due:
+        return
+    for label, _ in due[:-1]:
+        checks.store.record_check(session, label, now, "missed", "the daemon was not running")
+    run_check(checks, session, due[-1][0], now)
+
+
+def run_check(checks: Checks, session: date, label: str, now: datetime) -> str:
+    """Read the session at ``now`` for the check ``label``; return "read" or "skipped"."""
+    config = checks.config
+    zone = exchange_zone(config)
+    try:
+        read = _read(checks, session, now, zone)
+    except (DataUnavailable, DataError) as exc:
+        read = Skipped(now, str(exc))
+    if isinstance(read, Skipped):
+        return _skip(checks, session, label, now, read.reason)
+    history = build_market(read.panel.upto(read.moves.previous), config.universe)
+    threshold = config.intraday.score_threshold(config.signals)
+    readings = intraday_readings(history, pd.Timestamp(session), read.moves.moves, threshold)
+    warnings = [_warning(checks, r, label, read, now) for r in readings if r.flagged]
+    added = checks.store.record_check(
+        session, label, now, "read", None, [summary(r) for r in readings], warnings
+    )
+    for w in added:
+        log.warning("session %s %s: in-progress warning %s %s", session, label, w.pair, w.direction)
+    log.info("session %s: check %s read, %d new warning(s)", session, label, len(added))
+    return "read"
+
+
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """What one check read: the daily prices, the previous closes, the bars and the moves."""
+
+    panel: PricePanel
+    closes: dict[str, float]
+    bars: Mapping[str, pd.DataFrame]
+    moves: Moves
+
+
+def _read(checks: Checks, session: date, now: datetime, zone: ZoneInfo) -> _Read | Skipped:
+    config = checks.config
+    panel = checks.prices(session, now)
+    previous, closes = previous_closes(panel, session)
+    expected = Runtimes(config.schedule).sessions(session - timedelta(days=10), session)[:-1]
+    if expected and previous != expected[-1]:
+        return Skipped(now, f"daily prices end at {previous}, before {expected[-1]}")
+    watched = {t: v for t, v in closes.items() if t in set(config.tickers)}
+    bars = checks.bars(session, now)
+    age = timedelta(minutes=config.intraday.max_age_minutes)
+    interval = interval_of(config.intraday.interval)
+    found = moves_at(bars, (previous, watched), now, zone, age, interval)
+    if isinstance(found, Skipped):
+        return found
+    return _Read(panel, watched, bars, found)
+
+
+def _skip(checks: Checks, session: date, label: str, now: datetime, reason: str) -> str:
+    checks.store.record_check(session, label, now, "skipped", reason)
+    log.info("session %s: check %s skipped: %s", session, label, reason)
+    run = checks.store.skipped_in_a_row()
+    if len(run) == SKIPPED_RUN:  # said once, when the run reaches it
+        log.warning("%d intraday checks skipped in a row; the last: %s", SKIPPED_RUN, reason)
+    return "skipped"
+
+
+def summary(r: IntradayReading) -> dict[str, object]:
+    """A reading as kept with its check (and shown by /status)."""
+    return {
+        "pair": r.pair.key,
+        "score": round(r.score, 4) if r.score == r.score else None,
+        "spread": r.spread,
+        "moves": r.moves,
+        "benchmark": r.benchmark,
+        "flagged": r.flagged,
+        "stopped_by": r.stopped_by,
+        "direction": f"{r.from_key}->{r.to_key}",
+    }
+
+
+def _severity(r: IntradayReading, checks: Checks) -> Severity:
+    return severity_for(r.score, checks.config.signals) or Severity.INFO
+
+
+def _warning(
+    checks: Checks, r: IntradayReading, label: str, read: _Read, now: datetime
+) -> NewWarning:
+    config = checks.config
+    moment = clock(now, exchange_zone(config))
+    direction = f"{r.from_key}->{r.to_key}"
+    key = f"{r.session} {r.pair.key} warning {direction}"
+    severity = _severity(r, checks)
+    close = Runtimes(config.schedule).run_at(r.session)
+    settle = f"after {clock(close, exchange_zone(config))}"
+    text = warning_text(r, config, moment, settle)
+    png = _chart(config, r, read, now) if _wants_chart(config) else None
+    filename = f"session-{r.pair.key.replace('/', '-')}-{r.session}.png"
+    caption = f"{r.pair.key}: the session so far"
+    with_chart = encode_parts(compose(text, png, filename, caption))
+    plain = encode_parts(compose(text, None, "", ""))
+    deliveries: list[tuple[Queued, Targets]] = []
+    chats = _chats(checks, severity, now)
+    if chats:
+        parts = with_chart if config.telegram.charts else plain
+        deliveries.append(((key, "warning", parts), chats))
+    for channel in config.channels:
+        if channel.watches(r.pair.key) and severity.rank >= Severity(channel.min_severity).rank:
+            parts = with_chart if channel.charts else plain
+            deliveries.append(((key, "warning", parts), [Target(channel.name)]))
+    row = WarningRow(
+        r.session, r.pair.key, direction, label, r.score, severity.value, key, summary(r), "open"
+    )
+    return NewWarning(row, deliveries)
+
+
+def _chats(checks: Checks, severity: Severity, now: datetime) -> list[int | Target]:
+    if severity.rank < Severity(checks.config.telegram.min_severity).rank:
+        return []
+    return [c for c in checks.chats if not checks.muted(c, now)]
+
+
+def _wants_chart(config: Config) -> bool:
+    return config.telegram.charts or any(c.charts for c in config.channels)
+
+
+def _chart(config: Config, r: IntradayReading, read: _Read, now: datetime) -> bytes | None:
+    from bot.render.session_chart import session_chart, session_paths
+
+    baskets = [(config.basket(k).short_name, config.basket(k).weight_map()) for k in r.pair.keys]
+    bench = (config.benchmark.name, config.benchmark.ticker)
+    paths = session_paths(read.bars, read.closes, baskets, bench, now, zone=exchange_zone(config))
+    if paths.empty:
+        return None
+    title = f"{r.pair.key}: the session so far ({clock(now, exchange_zone(config))})"
+    return session_chart(paths, title, exchange_zone(config))
+
+
+def bars_with_no_look_ahead(loader: BarLoader) -> BarLoader:
+    """Cut each ticker's bars at ``now`` (a CSV folder holds the whole session)."""
+
+    def load(session: date, now: datetime) -> Mapping[str, pd.DataFrame]:
+        moment = pd.Timestamp(now).tz_convert("UTC")
+        return {t: frame.loc[:moment] for t, frame in loader(session, now).items()}
+
+    return load
+
+
+def skipped_run(store: StateStore) -> list[CheckRow]:
+    """The checks skipped in a row, when there are at least ``SKIPPED_RUN`` of them."""
+    run = store.skipped_in_a_row()
+    return run if len(run) >= SKIPPED_RUN else []

@@ -1,0 +1,81 @@
+"""What the bot says during the session: the provisional warning, and how the close settled it.
+
+A warning is labelled as provisional in its first words ("In progress"), says the clock time
+of the check, the moves since the last close and the drivers so far; the close run either
+confirms it (the session's alert then says when it was first flagged) or withdraws it with a
+short note to the targets that got it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from bot.config import Config
+from bot.core.intraday import IntradayReading
+from bot.render.html import esc
+from bot.render.text import pair_title, short_name
+
+_ICON = "⏳"
+
+
+def headline(reading: IntradayReading, config: Config, clock: str) -> str:
+    """ "In progress, 11:00 ET: Chips -5.1% vs Platforms +3.2% while the S&P 500 is -0.1%"."""
+    a, b = reading.pair.keys
+    return (
+        f"In progress, {clock}: {short_name(config, a)} {reading.moves[a]:+.1%} vs "
+        f"{short_name(config, b)} {reading.moves[b]:+.1%} while the {config.benchmark.name} "
+        f"is {reading.benchmark:+.1%}"
+    )
+
+
+def drivers(reading: IntradayReading, config: Config, count: int | None = None) -> str:
+    """The biggest movers so far on each side: the falling basket's losers, the other's gainers."""
+    n = config.signals.driver_count if count is None else count
+    parts = []
+    for key in reading.pair.keys:
+        known = {t: v for t, v in reading.members.items() if t in config.basket(key).tickers}
+        ranked = sorted((v, t) for t, v in known.items() if v == v)  # v == v: not NaN
+        picks = ranked[:n] if key == reading.from_key else ranked[::-1][:n]
+        parts.append(f"{short_name(config, key)} " + ", ".join(f"{t} {v:+.1%}" for v, t in picks))
+    return "; ".join(parts)
+
+
+def warning_text(reading: IntradayReading, config: Config, clock: str, close: str) -> str:
+    """The provisional warning of one pair (Telegram HTML); ``close`` names when the close
+    run settles it ("after 16:30 ET")."""
+    title = pair_title(config, reading.pair.key)
+    to_from = f"{short_name(config, reading.from_key)} → {short_name(config, reading.to_key)}"
+    return "\n".join(
+        [
+            f"{_ICON} <b>IN PROGRESS · {esc(title)} · {esc(clock)}</b>",
+            f"<b>{esc(to_from)}</b> (provisional)",
+            esc(headline(reading, config, clock)),
+            f"Drivers so far: {esc(drivers(reading, config))}",
+            f"Score {reading.score:.2f} (warning at {reading.threshold:.2f}), breadth "
+            f"{reading.breadth:.0%}, benchmark share {reading.benchmark_share:.2f}",
+            f"<i>Not a close signal: the close run confirms or withdraws it {esc(close)}.</i>",
+        ]
+    )
+
+
+def withdrawn_text(
+    config: Config,
+    pair: str,
+    direction: str,
+    first_at: str,
+    session: str,
+    moves: Mapping[str, float | None],
+) -> str:
+    """The short note to the targets that got a warning the close did not confirm."""
+    source, _, target = direction.partition("->")
+    a, _, b = pair.partition("/")
+    closed = ", ".join(
+        f"{short_name(config, k)} {v:+.1%}" for k in (a, b) if (v := moves.get(k)) is not None
+    )
+    at_close = f" At the close: {closed}." if closed else ""
+    return (
+        f"↩️ <b>Withdrawn · {esc(pair_title(config, pair))} · {esc(session)}</b>\n"
+        f"The in-progress warning of {esc(first_at)} "
+        f"({esc(short_name(config, source))} → {esc(short_name(config, target))}) did not hold: "
+        f"the close shows no such rotation.{esc(at_close)}"
+    )
