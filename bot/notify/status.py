@@ -94,8 +94,16 @@ def collect_status(config: Config, conn: sqlite3.Connection, now: datetime) -> S
         behind=tuple(sorted(t for t, d in last.items() if d != newest)),
         last_rehearsal=next(iter(StateStore(conn, REHEARSAL).recent_runs(1)), None),
         targets=tuple(store.targets()),
-        intraday=intraday_lines(store),
+        intraday=_intraday(conn, store),
     )
+
+
+def _intraday(conn: sqlite3.Connection, store: StateStore) -> tuple[str, ...]:
+    """The live checks' lines, else a rehearsal's (so a rehearsal can be read back)."""
+    lines = intraday_lines(store)
+    if lines:
+        return lines
+    return tuple(f"rehearsal {line}" for line in intraday_lines(StateStore(conn, REHEARSAL)))
 
 
 def _last_dates(config: Config, conn: sqlite3.Connection) -> dict[str, date | None]:
