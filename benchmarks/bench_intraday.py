@@ -15,6 +15,7 @@ import sys
 from collections import Counter
 from datetime import date, time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -96,7 +97,18 @@ def tail_market(market: Market, day: pd.Timestamp, tail: int = TAIL) -> Market:
     )
 
 
-def run(start: date = date(2016, 1, 1), end: date = date(2025, 12, 31)) -> None:
+Reading = tuple[float, str | None, tuple[str, str]]  # score, stopped_by, (from, to)
+
+
+def flagged(reading: Reading, threshold: float) -> bool:
+    """Whether a reading warns at ``threshold``: the gates pass and the score reaches it (a
+    reading stopped only by its score at one threshold may pass at a lower one)."""
+    score, stopped, _ = reading
+    return stopped in (None, "score") and score >= threshold
+
+
+def read_days(seed: int, start: date, end: date) -> tuple[Any, list[tuple[Any, list[Reading]]]]:
+    """Every session's close evidence and its readings at each check (one simulated path)."""
     from bot.config import Config
     from bot.core.intraday import intraday_readings
     from bot.core.market import build_market
@@ -104,30 +116,43 @@ def run(start: date = date(2016, 1, 1), end: date = date(2025, 12, 31)) -> None:
     from bot.data.csv_source import CsvSource
 
     config = Config()
-    params, pair = config.signals, config.pairs[0]
-    checks = config.intraday.checks
-    threshold = config.intraday.score_threshold(params)
+    pair = config.pairs[0]
     panel = CsvSource(real_prices_or_exit()).fetch(config.tickers, config.data.history_start)
     market = build_market(panel, config.universe)
     close = shock_readings(market, pair)
     days = market.sessions[
         (market.sessions >= pd.Timestamp(start)) & (market.sessions <= pd.Timestamp(end))
     ]
+    out = []
+    for day in days:
+        path = simulate_day(panel, day, seed)
+        history = tail_market(market, day)
+        readings = []
+        for at in config.intraday.checks:
+            moves = path.iloc[check_index(at)].dropna().to_dict()
+            r = intraday_readings(history, day, moves, 0.0, (pair,))[0]
+            readings.append((r.score, r.stopped_by, (r.from_key, r.to_key)))
+        out.append((day, readings))
+    return close, out
+
+
+def tabulate(close: Any, days: list[tuple[Any, list[Reading]]], threshold: float) -> list[str]:
+    """The README's table at ``threshold``, then each close severe shock's first check."""
+    from bot.config import Config
+
+    config = Config()
+    params, (a, b) = config.signals, config.pairs[0].keys
+    checks = config.intraday.checks
     per_year: dict[int, Counter[str]] = {}
     severe_lines = []
-    a, b = pair.keys
-    for day in days:
-        path = simulate_day(panel, day)
-        history = tail_market(market, day)
+    for day, readings in days:
         row = close.loc[day]
         shock = bool(row["eligible"]) and row["score"] >= params.shock_info
         close_dir = (a, b) if row["spread"] < 0 else (b, a)
         first: dict[tuple[str, str], time] = {}
-        for at in checks:
-            moves = path.iloc[check_index(at)].dropna().to_dict()
-            reading = intraday_readings(history, day, moves, threshold, (pair,))[0]
-            if reading.flagged:
-                first.setdefault((reading.from_key, reading.to_key), at)
+        for at, reading in zip(checks, readings, strict=True):
+            if flagged(reading, threshold):
+                first.setdefault(reading[2], at)
         year = per_year.setdefault(day.year, Counter())
         for direction in first:
             year["warnings"] += 1
@@ -140,14 +165,49 @@ def run(start: date = date(2016, 1, 1), end: date = date(2025, 12, 31)) -> None:
             severe_lines.append(
                 f"{day.date()}  {close_dir[0]} -> {close_dir[1]}  score {row['score']:.2f}  {when}"
             )
-    print("| year | warnings | confirmed | withdrawn | close severe | flagged during the session |")
-    print("|---|---|---|---|---|---|")
+    lines = [
+        "| year | warnings | confirmed | withdrawn | close severe | flagged during the session |",
+        "|---|---|---|---|---|---|",
+    ]
     for y, c in sorted(per_year.items()):
-        print(
+        lines.append(
             f"| {y} | {c['warnings']} | {c['confirmed']} | {c['withdrawn']} "
             f"| {c['severe']} | {c['severe_flagged']} |"
         )
-    print("\n".join(severe_lines))
+    return lines + severe_lines
+
+
+def run(start: date = date(2016, 1, 1), end: date = date(2025, 12, 31), seeds: int = 3) -> None:
+    from bot.config import Config
+
+    config = Config()
+    default = config.intraday.score_threshold(config.signals)
+    thresholds = {"default (shock_severe)": default, "shock_alert": config.signals.shock_alert}
+    totals: dict[str, list[Counter[str]]] = {name: [] for name in thresholds}
+    for k in range(seeds):
+        close, days = read_days(SEED + k, start, end)
+        for name, threshold in thresholds.items():
+            lines = tabulate(close, days, threshold)
+            if k == 0:
+                print(f"\n## threshold {name} = {threshold:.2f}, seed {SEED}\n")
+                print("\n".join(lines))
+            count: Counter[str] = Counter()
+            for line in lines[2:]:
+                if line.startswith("| 20"):
+                    cells = [int(x) for x in line.strip("| ").split(" | ")[1:]]
+                    count.update(
+                        dict(zip(("warnings", "confirmed", "withdrawn"), cells[:3], strict=True))
+                    )
+                    count["worst_withdrawn"] = max(count["worst_withdrawn"], cells[2])
+            totals[name].append(count)
+    print(f"\n## over {seeds} seeds (paths), 2016-2025 totals")
+    for name, counts in totals.items():
+        summary = ", ".join(
+            f"{c['warnings']} warnings / {c['confirmed']} confirmed / {c['withdrawn']} withdrawn"
+            f" (worst year {c['worst_withdrawn']})"
+            for c in counts
+        )
+        print(f"- {name}: {summary}")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,9 @@
 """``rotabot intraday``: every watched pair's shock reading at one moment of a session.
 
-Reads the bars of ``[intraday] csv_dir`` and the daily prices up to the previous session,
-and prints what a check at that moment would see (see ``bot.core.intraday``). A check that
-cannot be read (a bar missing, stale or from another session) prints why and exits 0: that
-is an answer, not a failure.
+Reads the bars of ``[intraday] csv_dir`` (else Yahoo's for the session of the moment) and the
+daily prices up to the previous session, and prints what a check at that moment would see
+(see ``bot.core.intraday``). A check that cannot be read (a bar missing, stale or from
+another session) prints why and exits 0: that is an answer, not a failure.
 """
 
 from __future__ import annotations
@@ -11,12 +11,17 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot.errors import UsageError
 
 if TYPE_CHECKING:  # pandas and the core load only when the command runs (fast --help)
+    from collections.abc import Mapping
+    from zoneinfo import ZoneInfo
+
+    import pandas as pd
+
     from bot.config import Config
     from bot.core.intraday import IntradayReading
 
@@ -40,7 +45,8 @@ def add_command(
         help="the shock reading of every pair at a moment of the session (intraday bars)",
         description="Read each watched pair as if the session so far were the day's bar: "
         "score, gates, direction and the moves since the last close. Bars come from "
-        "[intraday] csv_dir. Example: rotabot intraday --asof 2025-01-27T10:30",
+        "[intraday] csv_dir, else from Yahoo (the session of --asof, default now). "
+        "Example: rotabot intraday --asof 2025-01-27T10:30",
     )
     p.add_argument(
         "--asof",
@@ -60,27 +66,21 @@ def run_intraday(args: argparse.Namespace, config: Config) -> int:
     from bot.core.intraday import intraday_readings
     from bot.core.market import build_market
     from bot.data import calendar
-    from bot.data.intraday import Moves, interval_of, moves_at, previous_closes, read_bars
+    from bot.data.intraday import Moves, interval_of, moves_at, previous_closes
     from bot.data.prices import load_prices
 
-    folder = config.intraday.csv_dir
-    if folder is None:
-        raise UsageError("set [intraday] csv_dir to a folder of <TICKER>.csv intraday bars")
     pair = chosen_pair(config, args.pair)
     zone = calendar.exchange_zone(config.schedule.calendar)
-    bars = read_bars(folder, config.tickers)
+    interval = interval_of(config.intraday.interval)
     asof: datetime | None = args.asof
-    if asof is None:
-        if not bars:
-            raise UsageError(f"no intraday bars in {folder} for the watched tickers")
-        asof = max(frame.index[-1] for frame in bars.values() if len(frame)).to_pydatetime()
-    elif asof.tzinfo is None:
+    if asof is not None and asof.tzinfo is None:
         asof = asof.replace(tzinfo=zone)
+    bars, asof = _bars(config, asof, zone, interval)
     panel = load_prices(config)
     session = asof.astimezone(zone).date()
     closes = previous_closes(panel, session)
     age = timedelta(minutes=config.intraday.max_age_minutes)
-    found = moves_at(bars, closes, asof, zone, age, interval_of(config.intraday.interval))
+    found = moves_at(bars, closes, asof, zone, age, interval)
     when = _clock(asof, config)
     if not isinstance(found, Moves):
         if args.format == "json":
@@ -100,6 +100,35 @@ def run_intraday(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def _bars(
+    config: Config, asof: datetime | None, zone: ZoneInfo, interval: timedelta
+) -> tuple[Mapping[str, pd.DataFrame], datetime]:
+    """The bars to read and the moment: the CSV folder when set (default moment: the end of
+    its last bar), else Yahoo for the session of ``asof`` (default: now)."""
+    from bot.data.intraday import read_bars
+
+    folder = config.intraday.csv_dir
+    if folder is not None:
+        bars = read_bars(folder, config.tickers)
+        if asof is None:
+            if not bars:
+                raise UsageError(f"no intraday bars in {folder} for the watched tickers")
+            last = max(frame.index[-1] for frame in bars.values() if len(frame))
+            asof = (last + interval).to_pydatetime()  # a bar is complete at its end
+        return bars, asof
+    if config.data.refresh == "never":
+        raise UsageError(
+            "--offline: intraday bars come from Yahoo unless [intraday] csv_dir names a folder "
+            "of <TICKER>.csv bars"
+        )
+    from bot.config.paths import cache_dir
+    from bot.data.yahoo_intraday import YahooBars
+
+    moment = asof or datetime.now(UTC)
+    source = YahooBars(config.intraday.interval, cache_dir=cache_dir())
+    return source.fetch(config.tickers, moment.astimezone(zone).date()), moment
+
+
 def _clock(asof: datetime, config: Config) -> str:
     local = asof.astimezone(config.schedule.zone)
     label = "ET" if config.schedule.timezone == "America/New_York" else local.strftime("%Z")
@@ -108,6 +137,8 @@ def _clock(asof: datetime, config: Config) -> str:
 
 def render_reading(r: IntradayReading, config: Config, when: str) -> list[str]:
     """Return the text lines of one pair's reading."""
+    from bot.render.intraday import drivers
+
     a, b = r.pair.keys
     na, nb = config.basket(a).short_name, config.basket(b).short_name
     head = (
@@ -123,18 +154,7 @@ def render_reading(r: IntradayReading, config: Config, when: str) -> list[str]:
         verdict = f"  provisional warning: {r.direction} (in progress, the close decides)"
     else:
         verdict = f"  no warning: stopped by {r.stopped_by}"
-    return [f"{r.pair}", f"  {head}", gates, verdict, f"  drivers: {_drivers(r, config)}"]
-
-
-def _drivers(r: IntradayReading, config: Config) -> str:
-    n = config.signals.driver_count
-    parts = []
-    for key in r.pair.keys:
-        known = {t: v for t, v in r.members.items() if t in config.basket(key).tickers}
-        ranked = sorted((v, t) for t, v in known.items() if v == v)  # v == v: not NaN
-        picks = ranked[:n] if key == r.from_key else ranked[::-1][:n]
-        parts.append(f"{key} " + ", ".join(f"{t} {v:+.1%}" for v, t in picks))
-    return "; ".join(parts)
+    return [f"{r.pair}", f"  {head}", gates, verdict, f"  drivers: {drivers(r, config)}"]
 
 
 def _json(r: IntradayReading, asof: datetime) -> dict[str, object]:

@@ -36,6 +36,7 @@ from bot.notify.notifiers import CONSOLE_CHAT
 from bot.notify.outbox import encode_parts
 from bot.render.intraday import warning_text
 from bot.render.messages import compose
+from bot.render.text import pair_title
 from bot.store.intraday import SKIPPED_RUN, CheckRow, NewWarning, WarningRow
 from bot.store.outbox import Queued, Target, Targets
 from bot.store.state import StateStore
@@ -237,8 +238,9 @@ def _chart(config: Config, r: IntradayReading, read: _Read, now: datetime) -> by
     paths = session_paths(read.bars, read.closes, baskets, bench, now, zone=exchange_zone(config))
     if paths.empty:
         return None
-    title = f"{r.pair.key}: the session so far ({clock(now, exchange_zone(config))})"
-    return session_chart(paths, title, exchange_zone(config))
+    zone = exchange_zone(config)
+    title = f"{pair_title(config, r.pair.key)}: the session so far ({clock(now, zone)})"
+    return session_chart(paths, title, zone)
 
 
 def bars_with_no_look_ahead(loader: BarLoader) -> BarLoader:

@@ -67,3 +67,16 @@ def test_stale_bars_skip_the_check_and_bad_input_exits_2(
     with pytest.raises(SystemExit) as info:
         main([*argv, "--asof", "soon"])
     assert info.value.code == 2 and "Traceback" not in capsys.readouterr().err
+
+
+def test_default_moment_is_the_end_of_the_last_bar_and_offline_needs_a_folder(
+    capsys: pytest.CaptureFixture[str], world: tuple[Path, Path, str], tmp_path: Path
+) -> None:
+    daily, config, _session = world
+    argv = ["--config", str(config), "--prices-dir", str(daily), "intraday"]
+    assert main(argv) == 0  # the last bar starts at 10:30: complete at 10:35
+    assert "10:35 ET: Chips -6.0% vs Platforms +4.0%" in capsys.readouterr().out
+    (tmp_path / "bare").mkdir()
+    bare = write_config(tmp_path / "bare", '[data]\nhistory_start = "2019-01-01"\n')
+    code = main(["--config", str(bare), "--prices-dir", str(daily), "--offline", "intraday"])
+    assert code == 2 and "[intraday] csv_dir" in capsys.readouterr().err
