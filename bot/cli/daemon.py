@@ -264,7 +264,15 @@ def announce(config: Config, token: str | None, now: datetime) -> str:
         )
     except ValueError as exc:
         upcoming = f"no run scheduled ({exc})"
-    text = f"rotabot daemon: alerts to {chats}, channels: {channels}; pairs {pairs}; {upcoming}"
+    checks = ""
+    if config.intraday.enabled:
+        times = ", ".join(t.strftime("%H:%M") for t in config.intraday.checks)
+        source = "bars from csv_dir" if config.intraday.csv_dir else "bars from Yahoo"
+        checks = f"; checks during the session at {times} exchange time ({source})"
+    text = (
+        f"rotabot daemon: alerts to {chats}, channels: {channels}; pairs {pairs}{checks}; "
+        f"{upcoming}"
+    )
     print(text, file=sys.stderr, flush=True)
     systemd.notify(f"READY=1\nSTATUS={text}")
     return text

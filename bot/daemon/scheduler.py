@@ -32,6 +32,7 @@ from bot.daemon.job import (
     evaluate_session,
 )
 from bot.daemon.routing import digests
+from bot.data import calendar
 from bot.data.runtimes import Runtimes
 from bot.errors import NotifyError
 from bot.notify.notifiers import CONSOLE_CHAT, Notifier, TextPart, redact
@@ -174,7 +175,8 @@ class Daemon:
         today = now.astimezone(zone).date()
         if not self.runtimes.sessions(today, today) or self._settled(today):
             return None
-        return today
+        # After the close the day's bar is complete: the close run speaks, not a check.
+        return today if now < calendar.session_close(self.config.schedule.calendar, today) else None
 
     async def _check(self, session: date, now: datetime, label: str | None = None) -> None:
         try:

@@ -635,3 +635,23 @@ def test_unreachable_telegram_fails_the_send_with_exit_1(
     monkeypatch.setenv("ROTABOT_TELEGRAM_TOKEN", TOKEN)
     assert main(["--config", str(path), "signal", "--send"]) == 1
     assert "rotabot: failed: cannot reach Telegram" in capsys.readouterr().err
+
+
+def test_status_shows_the_checks_during_the_session(fake: FakeTelegram, config: Config) -> None:
+    from datetime import UTC, date, datetime
+
+    from bot.store.db import connect
+    from bot.store.state import StateStore
+
+    day, now = date(2024, 8, 12), datetime(2024, 8, 12, 14, 30, tzinfo=UTC)
+    conn = connect(config.state.path)
+    store = StateStore(conn)
+    store.record_check(day, "10:30", now, "read")
+    for at in ("12:00", "14:00", "15:15"):
+        store.record_check(day, at, now, "skipped", "no bar yet for AAA")
+    conn.close()
+    (reply,) = ask(config, fake, ALLOWED, "/status")
+    assert "During the session" in reply
+    assert f"checks {day}: 10:30 read, 12:00 skipped, 14:00 skipped, 15:15 skipped" in reply
+    assert reply.count("3 intraday checks skipped in a row") == 1
+    assert "no bar yet for AAA" in reply

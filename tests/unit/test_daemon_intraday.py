@@ -211,3 +211,14 @@ def test_checks_use_no_daily_bar_of_the_session(tmp_path: Path) -> None:
     assert (
         a.store.checks_of(ROTATION_DAY)[0].readings == b.store.checks_of(ROTATION_DAY)[0].readings
     )
+
+
+def test_no_check_after_the_close(tmp_path: Path) -> None:
+    bars = Bars({ROTATION_DAY: session_bars(ROTATION_DAY, gap_at_open(ROTATION_DAY))})
+    notifier = RecordingNotifier()
+    daemon = daemon_for(tmp_path, bars, notifier)
+    start = datetime.combine(ROTATION_DAY, time(16, 10), NY)
+    run_clock(daemon, start, start + timedelta(hours=1))
+    assert daemon.store.checks_of(ROTATION_DAY) == [] and bars.calls == []
+    assert WARNING not in notifier.keys()
+    assert [s for s, _ in daemon.evaluations] == [ROTATION_DAY]  # the close run still ran
