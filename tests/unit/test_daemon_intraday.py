@@ -13,8 +13,10 @@ import pandas as pd
 
 from bot.config import Config
 from bot.config.intraday import IntradayConfig
+from bot.config.model import ChannelConfig
 from bot.daemon.intraday import check_times
 from bot.daemon.scheduler import Daemon
+from bot.notify.channels import Fanout
 from bot.notify.delivery import MuteStore
 from bot.notify.status import collect_status, render_status
 from bot.store.db import connect
@@ -222,3 +224,26 @@ def test_no_check_after_the_close(tmp_path: Path) -> None:
     assert daemon.store.checks_of(ROTATION_DAY) == [] and bars.calls == []
     assert WARNING not in notifier.keys()
     assert [s for s, _ in daemon.evaluations] == [ROTATION_DAY]  # the close run still ran
+
+
+def test_channels_get_the_warning_by_their_own_rules_and_its_withdrawal(tmp_path: Path) -> None:
+    config = with_checks(make_config(tmp_path))
+    config = replace(
+        config,
+        channels=(
+            ChannelConfig("ops", "OPS_URL", min_severity="info"),
+            ChannelConfig("elsewhere", "ELSEWHERE_URL", pairs=("chips/other",)),
+        ),
+    )
+    chats, ops, elsewhere = RecordingNotifier(), RecordingNotifier(), RecordingNotifier()
+    fanout = Fanout(chats, {"ops": ops, "elsewhere": elsewhere})
+    bars = Bars({QUIET_DAY: session_bars(QUIET_DAY, rotation_until(4.0, QUIET_DAY))})
+    daemon = Daemon(
+        config, lambda: connect(config.state.path), Loader(), lambda conn: fanout, bars=bars
+    )
+    run_clock(daemon, *day_clock(QUIET_DAY))
+    key = f"{QUIET_DAY} chips/platforms warning chips->platforms"
+    withdrawn = f"{QUIET_DAY} chips/platforms withdrawn chips->platforms"
+    assert ops.keys() == [key, withdrawn]
+    assert elsewhere.keys() == []  # it watches another pair
+    assert chats.keys(11) == [key, withdrawn] == chats.keys(22)
