@@ -35,6 +35,7 @@ from bot.daemon import systemd
 from bot.daemon.intraday import BarLoader, bars_with_no_look_ahead
 from bot.daemon.job import PriceLoader
 from bot.daemon.scheduler import Daemon
+from bot.data import calendar
 from bot.data.calendar import last_closed_session
 from bot.data.intraday import read_bars
 from bot.data.prices import load_prices
@@ -168,7 +169,8 @@ def live_bars(config: Config) -> BarLoader | None:
     from bot.config.paths import cache_dir
     from bot.data.yahoo_intraday import YahooBars
 
-    source = YahooBars(config.intraday.interval, cache_dir=cache_dir())
+    zone = str(calendar.exchange_zone(config.schedule.calendar))
+    source = YahooBars(config.intraday.interval, cache_dir=cache_dir(), zone=zone)
     return bars_with_no_look_ahead(lambda session, now: source.fetch(config.tickers, session))
 
 

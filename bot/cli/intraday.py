@@ -125,7 +125,7 @@ def _bars(
     from bot.data.yahoo_intraday import YahooBars
 
     moment = asof or datetime.now(UTC)
-    source = YahooBars(config.intraday.interval, cache_dir=cache_dir())
+    source = YahooBars(config.intraday.interval, cache_dir=cache_dir(), zone=str(zone))
     return source.fetch(config.tickers, moment.astimezone(zone).date()), moment
 
 

@@ -72,8 +72,8 @@ def _checks(r: Reader, default: tuple[dt.time, ...]) -> tuple[dt.time, ...]:
             r.problem(f"checks[{i}]", f"must be a time like 10:30 (24-hour HH:MM), got {text!r}")
             return default
         at = dt.time(int(m[1]), int(m[2]))
-        if not OPEN < at <= CLOSE:
-            r.problem(f"checks[{i}]", f"{text} is outside the session (after 09:30, by 16:00)")
+        if not OPEN < at < CLOSE:
+            r.problem(f"checks[{i}]", f"{text} is outside the session (after 09:30, before 16:00)")
             return default
         out.append(at)
     if out != sorted(set(out)):

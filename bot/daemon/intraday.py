@@ -15,6 +15,7 @@ share this code.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -32,12 +33,13 @@ from bot.data import calendar
 from bot.data.intraday import Moves, Skipped, interval_of, moves_at, previous_closes
 from bot.data.runtimes import Runtimes
 from bot.errors import DataError, DataUnavailable
-from bot.notify.notifiers import CONSOLE_CHAT
+from bot.notify.notifiers import CONSOLE_CHAT, redact
 from bot.notify.outbox import encode_parts
 from bot.render.intraday import warning_text
 from bot.render.messages import compose
 from bot.render.text import pair_title
-from bot.store.intraday import SKIPPED_RUN, CheckRow, NewWarning, WarningRow
+from bot.store.db import StateFileError
+from bot.store.intraday import SKIPPED_RUN, NewWarning, WarningRow
 from bot.store.outbox import Queued, Target, Targets
 from bot.store.state import StateStore
 
@@ -113,7 +115,19 @@ def run_due(checks: Checks, session: date, now: datetime) -> None:
 
 
 def run_check(checks: Checks, session: date, label: str, now: datetime) -> str:
-    """Read the session at ``now`` for the check ``label``; return "read" or "skipped"."""
+    """Read the session at ``now`` for the check ``label``; return "read" or "skipped".
+    A check that fails unexpectedly is recorded as skipped with the error's type and text
+    (redacted), so it counts toward the skipped run and is never taken for a missed one."""
+    try:
+        return _run_check(checks, session, label, now)
+    except (sqlite3.Error, StateFileError):
+        raise  # the state file itself: nothing could be recorded
+    except Exception as exc:
+        log.exception("session %s: check %s failed", session, label)
+        return _skip(checks, session, label, now, redact(f"failed: {type(exc).__name__}: {exc}"))
+
+
+def _run_check(checks: Checks, session: date, label: str, now: datetime) -> str:
     config = checks.config
     zone = exchange_zone(config)
     try:
@@ -125,7 +139,7 @@ def run_check(checks: Checks, session: date, label: str, now: datetime) -> str:
     history = build_market(read.panel.upto(read.moves.previous), config.universe)
     threshold = config.intraday.score_threshold(config.signals)
     readings = intraday_readings(history, pd.Timestamp(session), read.moves.moves, threshold)
-    warnings = [_warning(checks, r, label, read, now) for r in readings if r.flagged]
+    warnings = [_warning(checks, r, read, now) for r in readings if r.flagged]
     added = checks.store.record_check(
         session, label, now, "read", None, [summary(r) for r in readings], warnings
     )
@@ -153,9 +167,12 @@ def _read(checks: Checks, session: date, now: datetime, zone: ZoneInfo) -> _Read
     if expected and previous != expected[-1]:
         return Skipped(now, f"daily prices end at {previous}, before {expected[-1]}")
     watched = {t: v for t, v in closes.items() if t in set(config.tickers)}
-    bars = checks.bars(session, now)
     age = timedelta(minutes=config.intraday.max_age_minutes)
     interval = interval_of(config.intraday.interval)
+    # Complete bars only (a bar's close is known at its start plus the interval): the moves
+    # and the chart read the same bars, and a rehearsal never sees past the clock.
+    last_start = pd.Timestamp(now).tz_convert("UTC") - pd.Timedelta(interval)
+    bars = {t: f.loc[:last_start] for t, f in checks.bars(session, now).items()}
     found = moves_at(bars, (previous, watched), now, zone, age, interval)
     if isinstance(found, Skipped):
         return found
@@ -189,9 +206,7 @@ def _severity(r: IntradayReading, checks: Checks) -> Severity:
     return severity_for(r.score, checks.config.signals) or Severity.INFO
 
 
-def _warning(
-    checks: Checks, r: IntradayReading, label: str, read: _Read, now: datetime
-) -> NewWarning:
+def _warning(checks: Checks, r: IntradayReading, read: _Read, now: datetime) -> NewWarning:
     config = checks.config
     moment = clock(now, exchange_zone(config))
     direction = f"{r.from_key}->{r.to_key}"
@@ -200,7 +215,7 @@ def _warning(
     close = Runtimes(config.schedule).run_at(r.session)
     settle = f"after {clock(close, exchange_zone(config))}"
     text = warning_text(r, config, moment, settle)
-    png = _chart(config, r, read, now) if _wants_chart(config) else None
+    png = _chart_or_none(config, r, read, now) if _wants_chart(config) else None
     filename = f"session-{r.pair.key.replace('/', '-')}-{r.session}.png"
     caption = f"{r.pair.key}: the session so far"
     with_chart = encode_parts(compose(text, png, filename, caption))
@@ -214,8 +229,10 @@ def _warning(
         if channel.watches(r.pair.key) and severity.rank >= Severity(channel.min_severity).rank:
             parts = with_chart if channel.charts else plain
             deliveries.append(((key, "warning", parts), [Target(channel.name)]))
+    # First flagged when it was read: after a late start that is not the check's label.
+    first_at = now.astimezone(exchange_zone(config)).strftime("%H:%M")
     row = WarningRow(
-        r.session, r.pair.key, direction, label, r.score, severity.value, key, summary(r), "open"
+        r.session, r.pair.key, direction, first_at, r.score, severity.value, key, summary(r), "open"
     )
     return NewWarning(row, deliveries)
 
@@ -228,6 +245,15 @@ def _chats(checks: Checks, severity: Severity, now: datetime) -> list[int | Targ
 
 def _wants_chart(config: Config) -> bool:
     return config.telegram.charts or any(c.charts for c in config.channels)
+
+
+def _chart_or_none(config: Config, r: IntradayReading, read: _Read, now: datetime) -> bytes | None:
+    """The session chart; a chart that fails to draw costs the picture, never the warning."""
+    try:
+        return _chart(config, r, read, now)
+    except Exception:
+        log.exception("session %s: the session chart of %s failed; sent without", r.session, r.pair)
+        return None
 
 
 def _chart(config: Config, r: IntradayReading, read: _Read, now: datetime) -> bytes | None:
@@ -251,9 +277,3 @@ def bars_with_no_look_ahead(loader: BarLoader) -> BarLoader:
         return {t: frame.loc[:moment] for t, frame in loader(session, now).items()}
 
     return load
-
-
-def skipped_run(store: StateStore) -> list[CheckRow]:
-    """The checks skipped in a row, when there are at least ``SKIPPED_RUN`` of them."""
-    run = store.skipped_in_a_row()
-    return run if len(run) >= SKIPPED_RUN else []

@@ -105,7 +105,13 @@ def _without_refused(
     notice = (f"{session} prices refused", "notice", parts)
     log.warning("session %s: prices refused (%s): %s", session, "; ".join(lines), outcome)
     if kept is None or not isinstance(exc, BadPrices) or exc.panel is None:
-        job.store.finish(session, "incomplete", [], [notice], _listeners(job, now), seconds)
+        chats = _listeners(job, now)
+        settled = settle(
+            job.config, job.store, session, None, chats, "the close's prices were refused"
+        )
+        job.store.finish(
+            session, "incomplete", [], [notice], chats, seconds, settled.notes, settled.settlements
+        )
         return job, None
     return replace(job, config=kept, notices=(notice,)), exc.panel
 
@@ -164,7 +170,9 @@ def _wait_or_give_up(
     routed = digests(
         job.config, job.runtimes, session, chats, None, f"data incomplete at the deadline ({what})"
     )
-    job.store.finish(session, "incomplete", [], notice, chats, seconds, routed)
+    settled = settle(job.config, job.store, session, None, chats, "the close's data never came")
+    routed += settled.notes
+    job.store.finish(session, "incomplete", [], notice, chats, seconds, routed, settled.settlements)
     log.warning("session %s: data still incomplete at the deadline (%s): no signal", session, what)
     return Outcome.INCOMPLETE
 
@@ -195,12 +203,12 @@ def _evaluate(job: Job, session: date, now: datetime, panel: PricePanel, fetch: 
     started = time.monotonic()
     signals = compute_signals(panel.upto(session), job.config.universe)
     picture = picture_at(signals, session)
-    settled = settle(job.config, job.store, session, picture)
+    chats = _listeners(job, now)
+    settled = settle(job.config, job.store, session, picture, chats)
     flagged = settled.first_flagged
     outgoing = session_messages(job.config, signals, picture, flagged)
     messages = [*job.notices, *((o.key, o.kind, encode_parts(o.parts)) for o in outgoing)]
     events = [e.to_json() for e in picture.events]
-    chats = _listeners(job, now)
     routed = channel_alerts(job.config, signals, picture, flagged)
     routed += digests(job.config, job.runtimes, session, chats, picture)
     routed += settled.notes

@@ -32,6 +32,7 @@ from bot.daemon.job import (
     evaluate_session,
 )
 from bot.daemon.routing import digests
+from bot.daemon.settle import settle
 from bot.data import calendar
 from bot.data.runtimes import Runtimes
 from bot.errors import NotifyError
@@ -96,6 +97,7 @@ class Daemon:
         for s in skipped:
             self.store.start(s, now)
             self.store.mark(s, "skipped", error=f"missed while down (catch_up = {policy!r})")
+            self._settle_unread(s, now, "the daemon was down at the close")
         if skipped:
             log.warning(
                 "catch-up %s: %d missed session(s) not evaluated: %s",
@@ -105,6 +107,14 @@ class Daemon:
             )
         if missed and keep:
             log.info("catch-up %s: evaluating %s", policy, span(keep))
+
+    def _settle_unread(self, session: date, now: datetime, why: str) -> None:
+        """Withdraw the warnings of a session whose close is never read, with their notes."""
+        chats = list(self.config.telegram.chat_ids) or [CONSOLE_CHAT]
+        listeners = [c for c in chats if not self.muted(self.store.conn, c, now)]
+        settled = settle(self.config, self.store, session, None, listeners, why)
+        if settled.settlements:
+            self.store.settle(session, settled.settlements, settled.notes)
 
     def _recover(self) -> None:
         doubtful = self.store.recover()

@@ -112,7 +112,7 @@ def moves_at(
         bars: ``read_bars``'s frames.
         closes: ``previous_closes``: the previous session and the tickers' closes.
         zone: the exchange's time zone (a bar's session is its date there).
-        max_age: the oldest a last bar may be (from its start).
+        max_age: the oldest a last bar may be (from its end: its start plus ``interval``).
         interval: the bar size. A bar is labelled by its start and its close is known at its
             end, so a bar starting later than ``asof - interval`` is not read: in a rehearsal
             from complete bars it would hold prices from after ``asof``.
@@ -132,7 +132,7 @@ def moves_at(
         at = pd.Timestamp(upto.index[-1])
         if at.tz_convert(zone).date() != session:
             other.append(f"{ticker} ({at.tz_convert(zone):%Y-%m-%d %H:%M})")
-        elif pd.Timestamp(asof).tz_convert("UTC") - at > max_age:
+        elif pd.Timestamp(asof).tz_convert("UTC") - (at + pd.Timedelta(interval)) > max_age:
             stale.append(f"{ticker} ({at.tz_convert(zone):%H:%M})")
         else:
             moves[ticker] = float(upto["close"].iloc[-1]) / close - 1.0

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 
 from bot.config import Config
 from bot.core.intraday import IntradayReading
+from bot.core.models import RotationEvent
 from bot.render.html import esc
 from bot.render.text import pair_title, short_name
 
@@ -65,17 +66,38 @@ def withdrawn_text(
     first_at: str,
     session: str,
     moves: Mapping[str, float | None],
+    why: str = "",
 ) -> str:
-    """The short note to the targets that got a warning the close did not confirm."""
+    """The short note to the targets that got a warning the close did not confirm; ``why``:
+    why the close could not be read (empty when it was, and showed no such rotation)."""
     source, _, target = direction.partition("->")
     a, _, b = pair.partition("/")
     closed = ", ".join(
-        f"{short_name(config, k)} {v:+.1%}" for k in (a, b) if (v := moves.get(k)) is not None
+        f"{short_name(config, k)} {v:+.1%}"
+        for k, v in ((a, moves.get(a)), (b, moves.get(b)))
+        if v is not None
     )
-    at_close = f" At the close: {closed}." if closed else ""
+    if why:
+        verdict = f"it could not be confirmed: {why}."
+    else:
+        verdict = "the close shows no such rotation." + (
+            f" At the close: {closed}." if closed else ""
+        )
     return (
         f"↩️ <b>Withdrawn · {esc(pair_title(config, pair))} · {esc(session)}</b>\n"
         f"The in-progress warning of {esc(first_at)} "
-        f"({esc(short_name(config, source))} → {esc(short_name(config, target))}) did not hold: "
-        f"the close shows no such rotation.{esc(at_close)}"
+        f"({esc(short_name(config, source))} → {esc(short_name(config, target))}) did not "
+        f"hold: {esc(verdict)}"
+    )
+
+
+def confirmed_text(config: Config, event: RotationEvent, first_at: str) -> str:
+    """The note to a target that got a warning the close confirmed below its own alert level
+    (so no alert follows for it)."""
+    move = f"{short_name(config, event.from_basket)} → {short_name(config, event.to_basket)}"
+    return (
+        f"✅ <b>Confirmed · {esc(pair_title(config, event.pair))} · {event.date}</b>\n"
+        f"The in-progress warning of {esc(first_at)} held: the close shows a shock "
+        f"{esc(move)} graded {esc(event.severity.value)} (score {event.score:.2f}), below the "
+        "alert level here, so no alert follows."
     )

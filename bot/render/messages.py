@@ -19,9 +19,9 @@ from bot.render import html
 from bot.render import text as fmt
 from bot.render.parts import Part, PhotoPart, TextPart
 
-ALERT_CHART_DAYS = 250
+ALERT_CHART_DAYS = 250  # about a year of sessions behind an alert
 
-Flagged = Mapping[str, str] | None  # about a year of sessions behind an alert
+Flagged = Mapping[str, str] | None  # pair -> when an in-progress warning first flagged it
 
 
 @dataclass(frozen=True, slots=True)

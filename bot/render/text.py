@@ -40,7 +40,7 @@ def render_alert(state: SignalState, config: Config, first_flagged: str | None =
     events = sorted(state.events, key=lambda e: -e.severity.rank)
     blocks = [_event_block(e, config) for e in events]
     if first_flagged:
-        blocks[0] += f"\n<i>First flagged at {esc(first_flagged)} by the in-progress warning.</i>"
+        blocks[0] += f"\n<i>First flagged at {esc(first_flagged)} by an in-progress warning.</i>"
     # A shock's summary already gives the day's three moves; the table would say them again
     # and push the alert past Telegram's 1024-character caption (text and chart apart).
     if not any(e.kind == "shock" for e in events):

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from bot.store.db import transaction
-from bot.store.outbox import OutboxTable, Queued, Targets
+from bot.store.outbox import OutboxTable, Queued, Targets, now_text
 from bot.store.schema import Marks
 
 SKIPPED_RUN = 3  # skipped checks in a row that are reported (once) in the status and the log
@@ -58,11 +58,13 @@ class NewWarning:
 
 @dataclass(frozen=True, slots=True)
 class Settlement:
-    """How the close settled one warning (``withdrawn`` may come with a note to queue)."""
+    """How the close settled one warning; ``cancel``: the key whose rows still pending are
+    cancelled (None: leave them, another mode's warning owns them)."""
 
     pair: str
     direction: str
     outcome: str
+    cancel: str | None = None
 
 
 class IntradayTable(OutboxTable):
@@ -146,8 +148,32 @@ class IntradayTable(OutboxTable):
         ).fetchall()
         return [_warning(r) for r in rows]
 
+    def raised_elsewhere(self, w: WarningRow) -> bool:
+        """Whether the other mode (live or rehearsal) raised the same warning too."""
+        row = self.conn.execute(
+            "SELECT 1 FROM provisional_warnings WHERE session = ? AND pair = ? AND direction = ? "
+            "AND mode != ?",
+            (w.session.isoformat(), w.pair, w.direction, self.marks.mode),
+        ).fetchone()
+        return row is not None
+
+    def settle(
+        self, session: date, settled: Sequence[Settlement], notes: Sequence[tuple[Queued, Targets]]
+    ) -> None:
+        """Settle warnings and queue their notes, in one transaction (a session settled
+        without a close run: ``StateStore.finish`` does both with the session's result)."""
+        with transaction(self.conn):
+            for (key, kind, parts), targets in notes:
+                self._enqueue(key, session, kind, parts, targets)
+            self._settle(session, settled, now_text())
+
     def _settle(self, session: date, settled: Sequence[Settlement], now: str) -> None:
-        """Mark warnings confirmed or withdrawn (inside the caller's transaction)."""
+        """Mark warnings confirmed or withdrawn and cancel their rows still pending (inside
+        the caller's transaction)."""
+        self.conn.executemany(
+            "DELETE FROM outbox WHERE key = ? AND status = 'pending'",
+            [(s.cancel,) for s in settled if s.cancel is not None],
+        )
         self.conn.executemany(
             "UPDATE provisional_warnings SET outcome = ?, settled_at = ? "
             "WHERE mode = ? AND session = ? AND pair = ? AND direction = ? AND outcome = 'open'",

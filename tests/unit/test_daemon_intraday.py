@@ -10,6 +10,7 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from bot.config import Config
 from bot.config.intraday import IntradayConfig
@@ -196,7 +197,7 @@ def test_a_late_start_reads_once_and_marks_the_checks_it_slept_through(tmp_path:
     checks = {c.at: c.status for c in daemon.store.checks_of(ROTATION_DAY)}
     assert checks == {"10:30": "missed", "12:00": "missed", "14:00": "read"}
     [warning] = daemon.store.warnings_of(ROTATION_DAY)
-    assert warning.first_at == "14:00"
+    assert warning.first_at == "14:40"  # when it was read, not the label of the check
 
 
 def test_checks_use_no_daily_bar_of_the_session(tmp_path: Path) -> None:
@@ -247,3 +248,81 @@ def test_channels_get_the_warning_by_their_own_rules_and_its_withdrawal(tmp_path
     assert ops.keys() == [key, withdrawn]
     assert elsewhere.keys() == []  # it watches another pair
     assert chats.keys(11) == [key, withdrawn] == chats.keys(22)
+
+
+def test_a_session_whose_close_is_never_read_withdraws_its_warning(tmp_path: Path) -> None:
+    bars = Bars({ROTATION_DAY: session_bars(ROTATION_DAY, gap_at_open(ROTATION_DAY))})
+    notifier = RecordingNotifier()
+    daemon = daemon_for(tmp_path, bars, notifier)
+    loader = Loader(PANEL.upto(ROTATION_DAY - timedelta(days=1)))  # the close never comes
+    daemon.prices = loader
+    run_clock(daemon, *day_clock(ROTATION_DAY))
+    withdrawn = f"{ROTATION_DAY} chips/platforms withdrawn chips->platforms"
+    assert notifier.keys(11).count(WARNING) == 1 and notifier.keys(11).count(withdrawn) == 1
+    note = next(t for c, k, _, t in notifier.sent if k == withdrawn)
+    assert "could not be confirmed: the close's data never came" in note
+    assert daemon.store.warnings_of(ROTATION_DAY)[0].outcome == "withdrawn"
+
+
+def test_a_confirmation_below_a_targets_alert_level_gets_a_note(tmp_path: Path) -> None:
+    big = {t: 3 * m for t, m in ROTATION.items()}  # stronger during the session than at the close
+    close = gap_at_open(ROTATION_DAY)
+    bars = Bars(
+        {ROTATION_DAY: session_bars(ROTATION_DAY, lambda t, h: big[t] if h < 4 else close(t, h))}
+    )
+    notifier = RecordingNotifier()
+    daemon = daemon_for(tmp_path, bars, notifier)
+    config = daemon.config
+    daemon.config = replace(
+        config,
+        signals=replace(config.signals, shock_severe=40.0),  # the close's shock grades "alert"
+        telegram=replace(config.telegram, min_severity="severe"),
+        intraday=replace(config.intraday, threshold=10.0),
+    )
+    run_clock(daemon, *day_clock(ROTATION_DAY))
+    confirmed = f"{ROTATION_DAY} chips/platforms confirmed chips->platforms"
+    assert notifier.keys(11) == [WARNING, confirmed]  # no alert: the close is below "severe"
+    note = notifier.sent[-1][3]
+    assert "held: the close shows a shock Chips → Platforms graded alert" in note
+    assert "below the alert level here, so no alert follows" in note
+
+
+def test_a_warning_still_pending_at_the_close_is_cancelled(tmp_path: Path) -> None:
+    bars = Bars({QUIET_DAY: session_bars(QUIET_DAY, rotation_until(4.0, QUIET_DAY))})
+    down = RecordingNotifier(fail_next=["undelivered"] * 200)  # Telegram down all afternoon
+    daemon = daemon_for(tmp_path, bars, down)
+    start, _ = day_clock(QUIET_DAY)
+    run_clock(daemon, start, datetime.combine(QUIET_DAY, time(16, 45), NY))
+    assert down.sent == []
+    assert daemon.store.rows_of(f"{QUIET_DAY} chips/platforms warning chips->platforms") == []
+    assert not [r for r in daemon.store.pending() if "withdrawn" in r.key]  # never got it
+
+
+def test_a_rehearsal_never_settles_a_live_warning(tmp_path: Path) -> None:
+    from bot.store.state import REHEARSAL
+
+    bars = Bars({QUIET_DAY: session_bars(QUIET_DAY, rotation_until(4.0, QUIET_DAY))})
+    notifier = RecordingNotifier()
+    live = daemon_for(tmp_path, bars, notifier)
+    live.start(datetime.combine(QUIET_DAY, time(10, 0), NY))
+    asyncio.run(live.tick(datetime.combine(QUIET_DAY, time(10, 30), NY)))
+    assert notifier.keys(11) == [f"{QUIET_DAY} chips/platforms warning chips->platforms"]
+    rehearsal = replace(live, marks=REHEARSAL)
+    asyncio.run(rehearsal.rehearse(QUIET_DAY, QUIET_DAY))
+    assert not [k for k in notifier.keys() if "withdrawn" in k]  # the live close speaks
+    assert rehearsal.store.warnings_of(QUIET_DAY)[0].outcome == "withdrawn"
+    assert live.store.warnings_of(QUIET_DAY)[0].outcome == "open"
+
+
+def test_a_check_reads_only_complete_bars(tmp_path: Path) -> None:
+    """Bars are labelled by their start: at 10:30 the bar of 10:30 is not complete, so the
+    check reads the 10:25 bar (55 minutes into the session), never a later price."""
+    rising = Bars({ROTATION_DAY: session_bars(ROTATION_DAY, lambda t, h: -0.01 * h)})
+    daemon = daemon_for(tmp_path, rising, RecordingNotifier())
+    at = datetime.combine(ROTATION_DAY, time(10, 30), NY)
+    daemon.start(at)
+    asyncio.run(daemon.tick(at))
+    [check] = daemon.store.checks_of(ROTATION_DAY)
+    moves = check.readings[0]["moves"]
+    assert isinstance(moves, dict)
+    assert moves["chips"] == pytest.approx(-0.01 * 55 / 60) == moves["platforms"]

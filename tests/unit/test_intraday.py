@@ -134,3 +134,16 @@ def test_deepseek_open_on_a_simulated_path(real_prices: Path) -> None:
     assert reading.direction == "chips -> platforms"
     assert reading.moves["chips"] < reading.moves["platforms"] < 0
     assert np.isfinite(reading.score)
+
+
+def test_a_bars_age_counts_from_its_end(tmp_path: Path) -> None:
+    """A 30-minute bar that started at 11:30 is complete at 12:00: fresh for a 12:00 check."""
+    _write_bars(tmp_path, "A", [("2025-01-27T11:30:00-05:00", 99.0)])
+    bars = read_bars(tmp_path, ["A"])
+    prior = (datetime(2025, 1, 24).date(), {"A": 100.0})
+    noon = datetime(2025, 1, 27, 12, 0, tzinfo=NY)
+    half_hour = timedelta(minutes=30)
+    got = moves_at(bars, prior, noon, NY, timedelta(minutes=20), half_hour)
+    assert isinstance(got, Moves) and got.moves["A"] == pytest.approx(-0.01)
+    early = moves_at(bars, prior, noon - timedelta(minutes=1), NY, timedelta(minutes=20), half_hour)
+    assert isinstance(early, Skipped) and "no bar yet for A" in early.reason
