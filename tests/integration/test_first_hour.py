@@ -156,6 +156,8 @@ def test_demo_runs_in_a_clean_home_and_writes_nothing_outside_its_temporary_fold
         "$ rotabot signal --asof 2025-01-27",
         "$ rotabot replay --start 2025-01-01 --end 2025-12-31",
         "$ rotabot daemon --simulate-from 2025-01-02 --simulate-to 2025-01-31",
+        "$ rotabot --config session.toml daemon --simulate-from 2025-01-27 "
+        "--simulate-to 2025-01-27",
         "$ rotabot backtest --strategy rs_trend --start 2025-01-02 --end 2025-12-31",
     ]
     # The DeepSeek sell-off: in the picture, in the replay, and as the chat received it.
@@ -163,6 +165,9 @@ def test_demo_runs_in_a_clean_home_and_writes_nothing_outside_its_temporary_fold
     assert out.count(shock) == 2
     assert "--- alert text to console (HTML) ---" in out
     assert "SEVERE · shock rotation · Chips/Platforms · 2025-01-27" in out
+    # The session step: the first check warns, the close alert says so.
+    assert "IN PROGRESS · Chips/Platforms · 10:30 ET" in out
+    assert "First flagged at 10:30 ET by an in-progress warning." in out
     assert (
         "rs_trend (window=200, band=0.02, band_vol=0.75, confirm=3) 2025-01-02 .. 2025-12-31" in out
     )
