@@ -7,8 +7,9 @@ basket's over sessions s+1..s+h), for h in ``HORIZONS``, counted only when s+h <
 after t is read, so a track record on data cut at t is the one the full run gives.
 
 t-statistics are Newey-West (HAC) with h-1 lags: the forward windows of events closer than h
-sessions overlap, and an overlapping sample overstates its own evidence. The kernel is
-statsmodels' (``S_hac_simple``), imported on first use.
+sessions overlap, and an overlapping sample overstates its own evidence. The Bartlett kernel
+is computed here in numpy; a test holds it equal to statsmodels' OLS with Newey-West errors
+(statsmodels is a test dependency only: importing it cost ``rotabot signal`` 150 ms).
 
 Verdict: ``no measured edge`` unless some horizon has n >= ``MIN_EVENTS`` and |t| >= ``MIN_T``;
 then ``continued`` or ``reversed`` by the sign of the mean at the horizon with the largest |t|.
@@ -85,11 +86,13 @@ def hac_t(x: np.ndarray, lags: int) -> float | None:
     n = len(x)
     if n < 3 or not np.ptp(x) > 1e-12:  # a constant sample has no spread to test against
         return None
-    from statsmodels.stats.sandwich_covariance import S_hac_simple
-
-    centred = (x - x.mean())[:, None]
-    # S_hac_simple returns n times the long-run variance, so the mean's variance is S / n**2.
-    s = float(S_hac_simple(centred, nlags=min(lags, n - 1))[0, 0])
+    u = x - x.mean()
+    nlags = min(lags, n - 1)
+    # Bartlett-weighted autocovariances: n times the long-run variance of the mean, which is
+    # what statsmodels' S_hac_simple gives (tests/unit/test_record.py holds them equal).
+    s = float(u @ u)
+    for lag in range(1, nlags + 1):
+        s += 2.0 * (1.0 - lag / (nlags + 1)) * float(u[lag:] @ u[:-lag])
     if not s > 0:
         return None
     return float(x.mean() / math.sqrt(s / n**2))
