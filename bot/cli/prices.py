@@ -12,16 +12,26 @@ from bot.errors import UsageError
 
 
 class ProgressBar:
-    """A one-line stderr bar that appears only once work has taken more than a moment."""
+    """A one-line stderr bar that appears only once work has taken more than a moment. When
+    stderr is not a terminal (a log, a pipe) it writes a plain line at each quarter instead:
+    carriage returns would pile up there as one endless line."""
 
     def __init__(self, delay: float = 0.5, width: int = 24) -> None:
         self.started = time.monotonic()
         self.delay = delay
         self.width = width
         self.shown = False
+        self.tty = sys.stderr.isatty()
+        self.quarter = 0
 
     def __call__(self, done: int, total: int, label: str) -> None:
         if not self.shown and time.monotonic() - self.started < self.delay and done == 0:
+            return
+        if not self.tty:
+            quarter = 4 * done // max(total, 1)
+            if quarter > self.quarter:
+                self.quarter = quarter
+                print(f"{done}/{total} {label}", file=sys.stderr, flush=True)
             return
         filled = self.width * done // max(total, 1)
         bar = "#" * filled + "." * (self.width - filled)

@@ -316,3 +316,14 @@ def test_a_regime_alert_keeps_the_days_moves_a_shock_alert_says_them_once() -> N
     turn = replace(SHOCK, kind="regime", severity=Severity.ALERT, evidence={})
     assert "<pre>Session 2026-07-01" in fmt.render_alert(replace(STATE, events=(turn,)), CONFIG)
     assert "<pre>Session 2026-07-01" not in fmt.render_alert(STATE, CONFIG)
+
+
+def test_progress_off_a_terminal_is_a_line_a_quarter(capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.cli.prices import ProgressBar
+
+    bar = ProgressBar(delay=0.0)  # stderr is captured here: not a terminal
+    for done in range(0, 101):
+        bar(done, 100, "combinations")
+    bar.close()
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == [f"{n}/100 combinations" for n in (25, 50, 75, 100)]
