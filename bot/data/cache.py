@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
+import pandas as pd
 
 from bot.core.panel import FIELDS, PricePanel, panel_to_long
 from bot.data import packs
@@ -195,7 +196,9 @@ class CachedSource:
         )
 
     def _drop_bad_dates(self, panel: PricePanel, dropped: list[Refusal]) -> PricePanel:
-        """Return the panel without bars dated on no session or after today (noted)."""
+        """Return the panel without bars dated on no session or after today (noted), and
+        without the bar of a session still trading."""
+        panel = self._closed_only(panel)
         cut = bad_dates(np.asarray(panel.dates.values), self.rules)
         if not cut.any():
             return panel
@@ -205,6 +208,21 @@ class CachedSource:
             names = [t for t, v in known.items() if np.isfinite(v)]
             dropped += [Refusal(str(t), day.date(), why) for t in names]
         return PricePanel(*(panel.field(f)[~cut] for f in FIELDS))
+
+    def _closed_only(self, panel: PricePanel) -> PricePanel:
+        """Drop the bar of a session that has not closed at the clock: Yahoo serves today's
+        bar while the session trades, and a check during the session fetches prices then. A
+        cached moving bar would be read by the close run as the close if its own fetch failed."""
+        if not self.rules.calendar or panel.adj_close.empty:
+            return panel
+        from bot.data.calendar import last_closed_session
+
+        last = pd.Timestamp(last_closed_session(self.rules.calendar, self.clock()))
+        keep = np.asarray(panel.dates <= last)
+        if keep.all():
+            return panel
+        log.info("the bar of %s is not cached: the session has not closed", panel.dates[-1].date())
+        return PricePanel(*(panel.field(f)[keep] for f in FIELDS))
 
     def _jumps(self, panel: PricePanel, tickers: Sequence[str]) -> list[Refusal]:
         """Lone jumps of the panel's tickers, judged against the cached others as well."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, time
 from pathlib import Path
 
 import numpy as np
@@ -103,3 +103,31 @@ def test_reopening_keeps_schema_and_rows(tmp_path: Path, world: PricePanel) -> N
     conn.close()
     again = PriceCache(connect(tmp_path / "s.db"))
     assert again.last_dates(["AAA"])["AAA"] == world.dates[-1].date()
+
+
+def test_the_bar_of_a_session_still_trading_is_never_cached(tmp_path: Path) -> None:
+    """Yahoo serves today's bar while the session trades (a check during the session fetches
+    prices then): it must not reach the cache, or a failed fetch at the close would leave the
+    close run reading the 11:00 price as the close."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from bot.data.calendar import sessions
+    from bot.data.checks import Rules
+
+    days = sessions("XNYS", date(2025, 1, 2), date(2025, 6, 30))
+    returns = random_returns(["AAA", "BBB"], len(days), seed=2)
+    returns.index = pd.DatetimeIndex(days, name="date")
+    world = panel_from_returns(returns)
+    last = world.dates[-1].date()
+    during = datetime.combine(last, time(11), ZoneInfo("America/New_York")).astimezone(UTC)
+    conn = connect(tmp_path / "s.db")
+    cached = CachedSource(FakeSource(world), conn, date(2025, 1, 1), lambda: during, Rules("XNYS"))
+    cached.refresh(["AAA", "BBB"])
+    assert cached.cache.last_dates(["AAA", "BBB"]) == {"AAA": world.dates[-2].date()} | {
+        "BBB": world.dates[-2].date()
+    }
+    after = datetime.combine(last, time(16, 5), ZoneInfo("America/New_York")).astimezone(UTC)
+    cached.clock = lambda: after
+    cached.refresh(["AAA", "BBB"])
+    assert cached.cache.last_dates(["AAA"]) == {"AAA": last}
