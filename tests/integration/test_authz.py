@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 
@@ -55,12 +54,6 @@ NASTY_PLATFORMS = "<b>Plat</b> & Co *_[link](http://x)"
 NASTY_BENCH = "S&P <500>"
 NASTY_KEYS = ("chips_1", "plat_2")  # keys allow [a-z0-9_] only: the awkward ones, still
 NASTY_PAIR = f"{NASTY_KEYS[0]}/{NASTY_KEYS[1]}"
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeTelegram]:
-    with FakeTelegram() as server:
-        yield server
 
 
 def write_config(

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import date, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -37,12 +36,6 @@ def write_gap_at_open(folder: Path, day: date) -> Path:
         rows = [f"{s.isoformat()},{close[t]},{close[t]},{close[t]},{close[t]},100" for s in starts]
         (folder / f"{t}.csv").write_text("datetime,open,high,low,close,volume\n" + "\n".join(rows))
     return folder
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeTelegram]:
-    with FakeTelegram() as server:
-        yield server
 
 
 @pytest.fixture

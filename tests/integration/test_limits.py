@@ -7,7 +7,6 @@ through the real python-telegram-bot client against the fake Bot API server.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,12 +28,6 @@ BAD_TOKENS = {
     "no-colon": TOKEN.replace(":", ""),
     "stray-character": TOKEN + "/",
 }
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeTelegram]:
-    with FakeTelegram() as server:
-        yield server
 
 
 @pytest.fixture
