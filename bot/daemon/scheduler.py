@@ -86,6 +86,7 @@ class Daemon:
         self._recover()
         if self.store.get(FIRST_START) is None:
             self.store.put(FIRST_START, now.isoformat())
+        self._settle_left_open(now)
         due = self.due(now)
         policy = self.config.schedule.catch_up
         live = [s for s in due if now < self.runtimes.deadline(s)]
@@ -107,6 +108,13 @@ class Daemon:
             )
         if missed and keep:
             log.info("catch-up %s: evaluating %s", policy, span(keep))
+
+    def _settle_left_open(self, now: datetime) -> None:
+        """Settle warnings a crash left open on a session already settled (skipped, then
+        stopped before its warnings were withdrawn): their targets still hear how they ended."""
+        for session in self.store.open_warning_sessions():
+            if self._settled(session):
+                self._settle_unread(session, now, "the session was not evaluated")
 
     def _settle_unread(self, session: date, now: datetime, why: str) -> None:
         """Withdraw the warnings of a session whose close is never read, with their notes."""

@@ -77,7 +77,8 @@ def settle(
             flagged.setdefault(w.pair, first)
         if elsewhere:
             continue  # the other mode's warning, and its targets: its settlement speaks
-        reached = [r.target for r in store.rows_of(w.key) if r.status in REACHED]
+        rows = store.rows_of(w.key)
+        reached = [r.target for r in rows if r.status in REACHED or r.next_part > 0]
         reached = [t for t in reached if t.channel != TELEGRAM or t.chat_id in listeners]
         if event is None:
             moves = _close_moves(picture, w.pair)

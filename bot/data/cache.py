@@ -215,9 +215,12 @@ class CachedSource:
         cached moving bar would be read by the close run as the close if its own fetch failed."""
         if not self.rules.calendar or panel.adj_close.empty:
             return panel
+        from bot.data.age import PUBLISH_DELAY
         from bot.data.calendar import last_closed_session
 
-        last = pd.Timestamp(last_closed_session(self.rules.calendar, self.clock()))
+        # Closed and settled: Yahoo's bar of the day is final some minutes after the bell.
+        closed = last_closed_session(self.rules.calendar, self.clock(), PUBLISH_DELAY)
+        last = pd.Timestamp(closed)
         keep = np.asarray(panel.dates <= last)
         if keep.all():
             return panel

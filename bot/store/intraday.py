@@ -149,13 +149,25 @@ class IntradayTable(OutboxTable):
         return [_warning(r) for r in rows]
 
     def raised_elsewhere(self, w: WarningRow) -> bool:
-        """Whether the other mode (live or rehearsal) raised the same warning too."""
+        """Whether a rehearsal's warning was raised by the live daemon too: the live one owns
+        the outbox rows and their follow-up (the live daemon always settles its own)."""
+        if self.marks.mode == "live":
+            return False
         row = self.conn.execute(
             "SELECT 1 FROM provisional_warnings WHERE session = ? AND pair = ? AND direction = ? "
-            "AND mode != ?",
-            (w.session.isoformat(), w.pair, w.direction, self.marks.mode),
+            "AND mode = 'live'",
+            (w.session.isoformat(), w.pair, w.direction),
         ).fetchone()
         return row is not None
+
+    def open_warning_sessions(self) -> list[date]:
+        """Sessions with warnings still open, oldest first."""
+        rows = self.conn.execute(
+            "SELECT DISTINCT session FROM provisional_warnings WHERE mode = ? AND outcome = 'open' "
+            "ORDER BY session",
+            (self.marks.mode,),
+        ).fetchall()
+        return [date.fromisoformat(r[0]) for r in rows]
 
     def settle(
         self, session: date, settled: Sequence[Settlement], notes: Sequence[tuple[Queued, Targets]]
@@ -170,8 +182,9 @@ class IntradayTable(OutboxTable):
     def _settle(self, session: date, settled: Sequence[Settlement], now: str) -> None:
         """Mark warnings confirmed or withdrawn and cancel their rows still pending (inside
         the caller's transaction)."""
+        # A row part-way through its parts (text out, photo not yet) has reached its target.
         self.conn.executemany(
-            "DELETE FROM outbox WHERE key = ? AND status = 'pending'",
+            "DELETE FROM outbox WHERE key = ? AND status = 'pending' AND next_part = 0",
             [(s.cancel,) for s in settled if s.cancel is not None],
         )
         self.conn.executemany(

@@ -312,6 +312,28 @@ def test_a_rehearsal_never_settles_a_live_warning(tmp_path: Path) -> None:
     assert not [k for k in notifier.keys() if "withdrawn" in k]  # the live close speaks
     assert rehearsal.store.warnings_of(QUIET_DAY)[0].outcome == "withdrawn"
     assert live.store.warnings_of(QUIET_DAY)[0].outcome == "open"
+    run_clock(live, datetime.combine(QUIET_DAY, time(10, 31), NY), day_clock(QUIET_DAY)[1])
+    withdrawn = f"{QUIET_DAY} chips/platforms withdrawn chips->platforms"
+    assert live.store.warnings_of(QUIET_DAY)[0].outcome == "withdrawn"
+    assert notifier.keys(11).count(withdrawn) == 1 == notifier.keys(22).count(withdrawn)
+
+
+def test_warnings_a_crash_left_open_are_withdrawn_at_the_next_start(tmp_path: Path) -> None:
+    bars = Bars({ROTATION_DAY: session_bars(ROTATION_DAY, gap_at_open(ROTATION_DAY))})
+    notifier = RecordingNotifier()
+    daemon = daemon_for(tmp_path, bars, notifier)
+    at = datetime.combine(ROTATION_DAY, time(10, 30), NY)
+    daemon.start(at)
+    asyncio.run(daemon.tick(at))
+    # Stopped after the session was marked skipped, before its warnings were settled.
+    daemon.store.start(ROTATION_DAY, at)
+    daemon.store.mark(ROTATION_DAY, "skipped", error="missed while down")
+    restarted = daemon_for(tmp_path, bars, notifier)
+    restarted.start(at + timedelta(days=1))
+    asyncio.run(restarted.deliver())
+    withdrawn = f"{ROTATION_DAY} chips/platforms withdrawn chips->platforms"
+    assert notifier.keys(11).count(withdrawn) == 1
+    assert restarted.store.warnings_of(ROTATION_DAY)[0].outcome == "withdrawn"
 
 
 def test_a_check_reads_only_complete_bars(tmp_path: Path) -> None:
