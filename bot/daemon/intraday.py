@@ -18,24 +18,24 @@ import logging
 import sqlite3
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 import pandas as pd
 
 from bot.config import Config
-from bot.core.intraday import IntradayReading, intraday_readings
-from bot.core.market import build_market
+from bot.core.intraday import IntradayReading
 from bot.core.models import Severity
 from bot.core.panel import PricePanel
 from bot.core.rotation import severity_for
 from bot.data import calendar
-from bot.data.intraday import Moves, Skipped, interval_of, moves_at, previous_closes
+from bot.data.intraday import Skipped
 from bot.data.runtimes import Runtimes
+from bot.data.session import SessionRead, read_session
 from bot.errors import DataError, DataUnavailable
 from bot.notify.notifiers import CONSOLE_CHAT, redact
 from bot.notify.outbox import encode_parts
-from bot.render.intraday import warning_text
+from bot.render.intraday import clock, warning_text
 from bot.render.messages import compose
 from bot.render.text import pair_title
 from bot.store.db import StateFileError
@@ -69,13 +69,6 @@ class Checks:
 
 def exchange_zone(config: Config) -> ZoneInfo:
     return calendar.exchange_zone(config.schedule.calendar)
-
-
-def clock(moment: datetime, zone: ZoneInfo) -> str:
-    """ "10:30 ET" in New York, else with the zone's abbreviation."""
-    local = moment.astimezone(zone)
-    label = "ET" if str(zone) == "America/New_York" else local.strftime("%Z")
-    return f"{local:%H:%M} {label}"
 
 
 def check_clock(config: Config, session: date, label: str) -> str:
@@ -128,55 +121,21 @@ def run_check(checks: Checks, session: date, label: str, now: datetime) -> str:
 
 
 def _run_check(checks: Checks, session: date, label: str, now: datetime) -> str:
-    config = checks.config
-    zone = exchange_zone(config)
     try:
-        read = _read(checks, session, now, zone)
+        panel = checks.prices(session, now)
+        read = read_session(checks.config, panel, checks.bars(session, now), now)
     except (DataUnavailable, DataError) as exc:
         read = Skipped(now, str(exc))
     if isinstance(read, Skipped):
         return _skip(checks, session, label, now, read.reason)
-    history = build_market(read.panel.upto(read.moves.previous), config.universe)
-    threshold = config.intraday.score_threshold(config.signals)
-    readings = intraday_readings(history, pd.Timestamp(session), read.moves.moves, threshold)
-    warnings = [_warning(checks, r, read, now) for r in readings if r.flagged]
+    warnings = [_warning(checks, r, read, now) for r in read.readings if r.flagged]
     added = checks.store.record_check(
-        session, label, now, "read", None, [summary(r) for r in readings], warnings
+        session, label, now, "read", None, [summary(r) for r in read.readings], warnings
     )
     for w in added:
         log.warning("session %s %s: in-progress warning %s %s", session, label, w.pair, w.direction)
     log.info("session %s: check %s read, %d new warning(s)", session, label, len(added))
     return "read"
-
-
-@dataclass(frozen=True, slots=True)
-class _Read:
-    """What one check read: the daily prices, the previous closes, the bars and the moves."""
-
-    panel: PricePanel
-    closes: dict[str, float]
-    bars: Mapping[str, pd.DataFrame]
-    moves: Moves
-
-
-def _read(checks: Checks, session: date, now: datetime, zone: ZoneInfo) -> _Read | Skipped:
-    config = checks.config
-    panel = checks.prices(session, now)
-    previous, closes = previous_closes(panel, session)
-    expected = Runtimes(config.schedule).sessions(session - timedelta(days=10), session)[:-1]
-    if expected and previous != expected[-1]:
-        return Skipped(now, f"daily prices end at {previous}, before {expected[-1]}")
-    watched = {t: v for t, v in closes.items() if t in set(config.tickers)}
-    age = timedelta(minutes=config.intraday.max_age_minutes)
-    interval = interval_of(config.intraday.interval)
-    # Complete bars only (a bar's close is known at its start plus the interval): the moves
-    # and the chart read the same bars, and a rehearsal never sees past the clock.
-    last_start = pd.Timestamp(now).tz_convert("UTC") - pd.Timedelta(interval)
-    bars = {t: f.loc[:last_start] for t, f in checks.bars(session, now).items()}
-    found = moves_at(bars, (previous, watched), now, zone, age, interval)
-    if isinstance(found, Skipped):
-        return found
-    return _Read(panel, watched, bars, found)
 
 
 def _skip(checks: Checks, session: date, label: str, now: datetime, reason: str) -> str:
@@ -206,7 +165,7 @@ def _severity(r: IntradayReading, checks: Checks) -> Severity:
     return severity_for(r.score, checks.config.signals) or Severity.INFO
 
 
-def _warning(checks: Checks, r: IntradayReading, read: _Read, now: datetime) -> NewWarning:
+def _warning(checks: Checks, r: IntradayReading, read: SessionRead, now: datetime) -> NewWarning:
     config = checks.config
     moment = clock(now, exchange_zone(config))
     direction = f"{r.from_key}->{r.to_key}"
@@ -247,7 +206,9 @@ def _wants_chart(config: Config) -> bool:
     return config.telegram.charts or any(c.charts for c in config.channels)
 
 
-def _chart_or_none(config: Config, r: IntradayReading, read: _Read, now: datetime) -> bytes | None:
+def _chart_or_none(
+    config: Config, r: IntradayReading, read: SessionRead, now: datetime
+) -> bytes | None:
     """The session chart; a chart that fails to draw costs the picture, never the warning."""
     try:
         return _chart(config, r, read, now)
@@ -256,7 +217,7 @@ def _chart_or_none(config: Config, r: IntradayReading, read: _Read, now: datetim
         return None
 
 
-def _chart(config: Config, r: IntradayReading, read: _Read, now: datetime) -> bytes | None:
+def _chart(config: Config, r: IntradayReading, read: SessionRead, now: datetime) -> bytes | None:
     from bot.render.session_chart import session_chart, session_paths
 
     baskets = [(config.basket(k).short_name, config.basket(k).weight_map()) for k in r.pair.keys]

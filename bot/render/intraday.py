@@ -9,6 +9,8 @@ short note to the targets that got it.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from bot.config import Config
 from bot.core.intraday import IntradayReading
@@ -19,11 +21,33 @@ from bot.render.text import pair_title, short_name
 _ICON = "⏳"
 
 
-def headline(reading: IntradayReading, config: Config, clock: str) -> str:
+def clock(moment: datetime, zone: ZoneInfo, with_date: bool = False) -> str:
+    """ "10:30 ET" in New York, else with the zone's abbreviation; ``with_date``: the day too."""
+    local = moment.astimezone(zone)
+    label = "ET" if str(zone) == "America/New_York" else local.strftime("%Z")
+    return f"{local:%Y-%m-%d %H:%M} {label}" if with_date else f"{local:%H:%M} {label}"
+
+
+def reading_lines(r: IntradayReading, config: Config, when: str) -> list[str]:
+    """One pair's reading as plain text lines: the moves, the gates and the verdict."""
+    gates = (
+        f"  score {r.score:.2f} (warning at {r.threshold:.2f}), z {r.z:.2f}, "
+        f"breadth {r.breadth:.2f}, benchmark share {r.benchmark_share:.2f}, "
+        f"dispersion {r.dispersion_share:.2f}"
+    )
+    if r.flagged:
+        verdict = f"  provisional warning: {r.direction} (in progress, the close decides)"
+    else:
+        verdict = f"  no warning: stopped by {r.stopped_by}"
+    head = headline(r, config, when).removeprefix("In progress, ")
+    return [f"{r.pair}", f"  {head}", gates, verdict, f"  drivers: {drivers(r, config)}"]
+
+
+def headline(reading: IntradayReading, config: Config, when: str) -> str:
     """ "In progress, 11:00 ET: Chips -5.1% vs Platforms +3.2% while the S&P 500 is -0.1%"."""
     a, b = reading.pair.keys
     return (
-        f"In progress, {clock}: {short_name(config, a)} {reading.moves[a]:+.1%} vs "
+        f"In progress, {when}: {short_name(config, a)} {reading.moves[a]:+.1%} vs "
         f"{short_name(config, b)} {reading.moves[b]:+.1%} while the {config.benchmark.name} "
         f"is {reading.benchmark:+.1%}"
     )
@@ -41,16 +65,16 @@ def drivers(reading: IntradayReading, config: Config, count: int | None = None) 
     return "; ".join(parts)
 
 
-def warning_text(reading: IntradayReading, config: Config, clock: str, close: str) -> str:
+def warning_text(reading: IntradayReading, config: Config, when: str, close: str) -> str:
     """The provisional warning of one pair (Telegram HTML); ``close`` names when the close
     run settles it ("after 16:30 ET")."""
     title = pair_title(config, reading.pair.key)
     to_from = f"{short_name(config, reading.from_key)} → {short_name(config, reading.to_key)}"
     return "\n".join(
         [
-            f"{_ICON} <b>IN PROGRESS · {esc(title)} · {esc(clock)}</b>",
+            f"{_ICON} <b>IN PROGRESS · {esc(title)} · {esc(when)}</b>",
             f"<b>{esc(to_from)}</b> (provisional)",
-            esc(headline(reading, config, clock)),
+            esc(headline(reading, config, when)),
             f"Drivers so far: {esc(drivers(reading, config))}",
             f"Score {reading.score:.2f} (warning at {reading.threshold:.2f}), breadth "
             f"{reading.breadth:.0%}, benchmark share {reading.benchmark_share:.2f}",
