@@ -40,6 +40,16 @@ def session_close(name: str, session: date) -> datetime:
     return close.to_pydatetime()
 
 
+def trading_at(name: str, moment: datetime) -> bool:
+    """Whether a session of ``name`` is trading at ``moment`` (aware): open <= moment < close."""
+    cal = _calendar(name)
+    stamp = pd.Timestamp(moment).tz_convert("UTC")
+    day = stamp.tz_convert(str(cal.tz)).tz_localize(None).normalize()
+    if not cal.is_session(day):
+        return False
+    return bool(cal.session_open(day) <= stamp < cal.session_close(day))
+
+
 def last_closed_session(name: str, now: datetime, delay: timedelta = timedelta(0)) -> date:
     """Return the latest session whose close plus ``delay`` is at or before ``now`` (aware)."""
     if now.tzinfo is None:

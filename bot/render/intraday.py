@@ -8,7 +8,7 @@ short note to the targets that got it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -47,10 +47,15 @@ def headline(reading: IntradayReading, config: Config, when: str) -> str:
     """ "In progress, 11:00 ET: Chips -5.1% vs Platforms +3.2% while the S&P 500 is -0.1%"."""
     a, b = reading.pair.keys
     return (
-        f"In progress, {when}: {short_name(config, a)} {reading.moves[a]:+.1%} vs "
-        f"{short_name(config, b)} {reading.moves[b]:+.1%} while the {config.benchmark.name} "
-        f"is {reading.benchmark:+.1%}"
+        f"In progress, {when}: {short_name(config, a)} {pct(reading.moves[a])} vs "
+        f"{short_name(config, b)} {pct(reading.moves[b])} while the {config.benchmark.name} "
+        f"is {pct(reading.benchmark)}"
     )
+
+
+def pct(x: float) -> str:
+    """A signed percentage to one decimal, never "-0.0%" (a move that rounds to nothing)."""
+    return f"{(0.0 if abs(x) < 0.0005 else x):+.1%}"
 
 
 def drivers(reading: IntradayReading, config: Config, count: int | None = None) -> str:
@@ -61,7 +66,7 @@ def drivers(reading: IntradayReading, config: Config, count: int | None = None) 
         known = {t: v for t, v in reading.members.items() if t in config.basket(key).tickers}
         ranked = sorted((v, t) for t, v in known.items() if v == v)  # v == v: not NaN
         picks = ranked[:n] if key == reading.from_key else ranked[::-1][:n]
-        parts.append(f"{short_name(config, key)} " + ", ".join(f"{t} {v:+.1%}" for v, t in picks))
+        parts.append(f"{short_name(config, key)} " + ", ".join(f"{t} {pct(v)}" for v, t in picks))
     return "; ".join(parts)
 
 
@@ -125,3 +130,32 @@ def confirmed_text(config: Config, event: RotationEvent, first_at: str) -> str:
         f"{esc(move)} graded {esc(event.severity.value)} (score {event.score:.2f}), below the "
         "alert level here, so no alert follows."
     )
+
+
+def now_text(
+    config: Config, when: str, readings: Sequence[IntradayReading] | None, skipped: str = ""
+) -> str:
+    """/now: every pair's reading at this moment of the session (Telegram HTML)."""
+    if readings is None:
+        return (
+            f"The market is closed ({esc(when)}): no session is trading. "
+            "/signal shows the last close."
+        )
+    if skipped:
+        return f"<b>Now · {esc(when)}</b>\nCannot read the session yet: {esc(skipped)}."
+    blocks = []
+    for r in readings:
+        title = pair_title(config, r.pair.key)
+        verdict = (
+            f"warning: {short_name(config, r.from_key)} → {short_name(config, r.to_key)} "
+            "(provisional, the close decides)"
+            if r.flagged
+            else f"no warning (stopped by {r.stopped_by})"
+        )
+        blocks.append(
+            f"<b>{esc(title)}</b>\n"
+            f"{esc(headline(r, config, when).removeprefix('In progress, '))}\n"
+            f"Score {r.score:.2f} (warning at {r.threshold:.2f}): {esc(verdict)}\n"
+            f"Drivers so far: {esc(drivers(r, config))}"
+        )
+    return f"<b>Now · {esc(when)}</b>\n\n" + "\n\n".join(blocks)

@@ -260,6 +260,24 @@ def _with_pair(config: Config, params: list[str]) -> list[str]:
     return [f"pair={pair.key}" if p in picked else p for p in params]
 
 
+async def _now(service: BotService, chat_id: int, args: list[str]) -> Reply:
+    from bot.data import calendar
+    from bot.data.intraday import Skipped
+    from bot.render.intraday import clock, now_text
+
+    config = service.config
+    pair, extra = pair_and_value(config, args, "pair")
+    if extra is not None:
+        raise BadArguments(f"cannot read {shown(extra)}: want a watched pair like chips/platforms")
+    moment, read = await asyncio.to_thread(service.now, pair)
+    when = clock(moment, calendar.exchange_zone(config.schedule.calendar))
+    if read is None:
+        return Reply(now_text(config, when, None))
+    if isinstance(read, Skipped):
+        return Reply(now_text(config, when, (), read.reason))
+    return Reply(now_text(config, when, read.readings))
+
+
 async def _mute(service: BotService, chat_id: int, args: list[str]) -> Reply:
     days = bounded(at_most_one(args), MUTE_DAYS, "DAYS")
     return Reply(replies.render_mute(await asyncio.to_thread(service.mute, chat_id, days)))
@@ -298,6 +316,7 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command("baskets", _baskets, "the baskets, their members and weights, the watched pairs"),
     Command("scorecard", _scorecard, "what followed the bot's alerts, vs random days", "[PAIR]"),
+    Command("now", _now, "every pair's reading during the session, as the checks see it", "[PAIR]"),
     Command("backtest", _backtest, "backtest a strategy", BACKTEST_USAGE),
     Command("mute", _mute, "pause alerts in this chat (default 1 day)", "[DAYS]"),
     Command("unmute", _unmute, "resume alerts in this chat"),

@@ -23,7 +23,9 @@ from zoneinfo import ZoneInfo
 from bot.config import Config, Pair
 from bot.core.models import Picture
 from bot.core.signals import Signals, compute_signals, picture_at
+from bot.data.intraday import Skipped
 from bot.data.prices import load_prices
+from bot.data.session import SessionRead
 from bot.data.sessions import pick_session
 from bot.errors import StrategyError, UsageError
 from bot.notify.delivery import MuteStore
@@ -87,6 +89,18 @@ class BotService:
             raise UsageError("no prices yet: the daemon fetches them at its first run")
         period = (panel.dates[0].date(), panel.dates[-1].date())
         return score_alerts(self.config, panel, period, pair)
+
+    def now(self, pair: Pair | None) -> tuple[datetime, SessionRead | Skipped | None]:
+        """Read the session at this moment, as a check would (None: no session is trading)."""
+        from bot.data.calendar import trading_at
+        from bot.data.session import read_session, session_bars
+
+        moment = self.clock()
+        if not trading_at(self.config.schedule.calendar, moment):
+            return moment, None
+        bars, moment = session_bars(self.config, moment)
+        panel = load_prices(self.config)
+        return moment, read_session(self.config, panel, bars, moment, (pair,) if pair else None)
 
     def mute(self, chat_id: int, days: int) -> datetime:
         until = self.clock() + timedelta(days=days)

@@ -655,3 +655,51 @@ def test_status_shows_the_checks_during_the_session(fake: FakeTelegram, config: 
     assert f"checks {day}: 10:30 read, 12:00 skipped, 14:00 skipped, 15:15 skipped" in reply
     assert reply.count("3 intraday checks skipped in a row") == 1
     assert "no bar yet for AAA" in reply
+
+
+def test_now_reads_the_session_as_a_check_would(
+    fake: FakeTelegram, make_config: Callable[..., Path], tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime, time
+    from zoneinfo import ZoneInfo
+
+    import pandas as pd
+
+    from tests.fake_telegram import market_closes
+
+    ny = ZoneInfo("America/New_York")
+    session = date(2024, 8, 13)  # the session after the synthetic market's last
+    last = market_closes().iloc[-1]
+    moves = {"AAA": -0.06, "BBB": -0.05, "CCC": -0.07, "DDD": 0.04, "EEE": 0.03, "FFF": 0.05}
+    starts = pd.date_range(datetime.combine(session, time(9, 30), ny), periods=30, freq="5min")
+    bars = tmp_path / "bars"
+    bars.mkdir()
+    for ticker, close in last.items():
+        price = close * (1 + moves.get(str(ticker), 0.0))
+        rows = [f"{s.isoformat()},{price},{price},{price},{price},1" for s in starts]
+        (bars / f"{ticker}.csv").write_text(
+            "datetime,open,high,low,close,volume\n" + "\n".join(rows)
+        )
+    path = make_config()
+    path.write_text(path.read_text() + f'\n[intraday]\ncsv_dir = "{bars}"\nthreshold = 3.0\n')
+    config = load_config(path)
+
+    def now_at(moment: datetime) -> str:
+        before = len(fake.messages(ALLOWED))
+
+        async def body() -> None:
+            app = build_application(config, TOKEN, BotService(config, clock=lambda: moment))
+            async with running(app):
+                fake.queue_message(ALLOWED, "/now")
+                await fake.until(lambda: len(fake.messages(ALLOWED)) > before, timeout=20)
+
+        asyncio.run(body())
+        return fake.messages(ALLOWED)[-1].plain
+
+    reply = now_at(datetime.combine(session, time(11), ny).astimezone(UTC))
+    assert "Now · 11:00 ET" in reply
+    chips = "<b>Chips & Co</b>"  # the basket's name, shown as written (escaped on the wire)
+    assert f"11:00 ET: {chips} -6.0% vs Platforms +4.0% while the Index is +0.0%" in reply
+    assert f"warning: {chips} → Platforms (provisional, the close decides)" in reply
+    closed = now_at(datetime(2024, 8, 17, 15, tzinfo=UTC))  # a Saturday
+    assert "The market is closed" in closed and "/signal shows the last close" in closed
