@@ -221,6 +221,8 @@ REPLIES = [
     ("/backtest rs_trend pair=<i>a/b</i>", ("'<i>a/b</i>' is not a watched pair",)),
     ("/scorecard", ("Scorecard",)),
     ("/scorecard <b>x</b>", ("'<b>x</b>' is not a watched pair",)),
+    # Refused before the clock is read: the reply cannot depend on the time the test runs.
+    ("/now <b>x</b>", ("'<b>x</b>' is not a watched pair",)),
     ("/version", ("rotabot",)),
 ]
 
