@@ -92,6 +92,9 @@ def read_session(
     """
     zone = calendar.exchange_zone(config.schedule.calendar)
     session = asof.astimezone(zone).date()
+    name = config.schedule.calendar
+    if not len(calendar.sessions(name, session, session)):
+        return Skipped(asof, f"{session} is not a trading day ({name} calendar)")
     previous, closes = previous_closes(panel, session)
     expected = calendar.sessions(config.schedule.calendar, session - timedelta(days=10), session)
     before = [d.date() for d in expected if d.date() < session]

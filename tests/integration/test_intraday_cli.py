@@ -80,3 +80,13 @@ def test_default_moment_is_the_end_of_the_last_bar_and_offline_needs_a_folder(
     bare = write_config(tmp_path / "bare", '[data]\nhistory_start = "2019-01-01"\n')
     code = main(["--config", str(bare), "--prices-dir", str(daily), "--offline", "intraday"])
     assert code == 2 and "[intraday] csv_dir" in capsys.readouterr().err
+
+
+def test_a_day_without_a_session_says_so(
+    capsys: pytest.CaptureFixture[str], world: tuple[Path, Path, str]
+) -> None:
+    daily, config, _session = world
+    argv = ["--config", str(config), "--prices-dir", str(daily), "intraday"]
+    assert main([*argv, "--asof", "2021-02-27T11:00"]) == 0  # a Saturday
+    out = capsys.readouterr().out
+    assert "check skipped: 2021-02-27 is not a trading day (XNYS calendar)" in out
