@@ -146,6 +146,7 @@ def make_daemon(
     prices: PriceLoader,
     marks: Marks = LIVE,
     bars: BarLoader | None = None,
+    check_prices: PriceLoader | None = None,
 ) -> Daemon:
     return Daemon(
         config,
@@ -155,6 +156,7 @@ def make_daemon(
         is_muted,
         marks,
         bars,
+        check_prices,
     )
 
 
@@ -192,6 +194,16 @@ def live_prices(config: Config) -> PriceLoader:
 
     def load(session: date, now: datetime) -> PricePanel:
         return load_prices(config, refresh="always", now=now)
+
+    return load
+
+
+def cached_prices(config: Config) -> PriceLoader:
+    """The checks' daily prices: the cache, fetched only when it lacks the last closed session
+    (the close run has fetched it). Four checks a day need no fresh daily bars from Yahoo."""
+
+    def load(session: date, now: datetime) -> PricePanel:
+        return load_prices(config, now=now)
 
     return load
 
@@ -281,7 +293,13 @@ def announce(config: Config, token: str | None, now: datetime) -> str:
 
 
 async def _live_console(config: Config) -> int:
-    daemon = make_daemon(config, None, live_prices(config), bars=live_bars(config))
+    daemon = make_daemon(
+        config,
+        None,
+        live_prices(config),
+        bars=live_bars(config),
+        check_prices=cached_prices(config),
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -314,7 +332,13 @@ def _live_telegram(config: Config, token: str) -> int:
     from bot.telegram.service import BotService
 
     app = build_application(config, token, BotService(config))
-    daemon = make_daemon(config, token, live_prices(config), bars=live_bars(config))
+    daemon = make_daemon(
+        config,
+        token,
+        live_prices(config),
+        bars=live_bars(config),
+        check_prices=cached_prices(config),
+    )
     assert app.job_queue is not None  # the job-queue extra is a dependency
     broken: list[BaseException] = []  # the state file failed: stop, and say so once stopped
 

@@ -67,6 +67,7 @@ class Daemon:
     muted: Callable[[sqlite3.Connection, int, datetime], bool] = lambda conn, chat, now: False
     marks: Marks = LIVE
     bars: BarLoader | None = None  # intraday bars: the checks run when set and enabled
+    check_prices: PriceLoader | None = None  # the checks' daily prices (default: ``prices``)
     runtimes: Runtimes = field(init=False)
     store: StateStore = field(init=False)
     evaluations: list[tuple[date, Outcome]] = field(default_factory=list)
@@ -210,7 +211,8 @@ class Daemon:
         try:
             muted = partial(self.muted, conn)
             store = StateStore(conn, self.marks)
-            checks = intraday.Checks(self.config, store, self.prices, self.bars, muted)
+            prices = self.check_prices or self.prices
+            checks = intraday.Checks(self.config, store, prices, self.bars, muted)
             if label is None:
                 intraday.run_due(checks, session, now)
             elif label not in {c.at for c in store.checks_of(session)}:

@@ -348,3 +348,17 @@ def test_a_check_reads_only_complete_bars(tmp_path: Path) -> None:
     moves = check.readings[0]["moves"]
     assert isinstance(moves, dict)
     assert moves["chips"] == pytest.approx(-0.01 * 55 / 60) == moves["platforms"]
+
+
+def test_checks_read_their_own_daily_prices(tmp_path: Path) -> None:
+    """The live daemon hands the checks the cache (no Yahoo fetch per check): the close run's
+    loader is never called by a check."""
+    bars = Bars({ROTATION_DAY: session_bars(ROTATION_DAY, gap_at_open(ROTATION_DAY))})
+    daemon = daemon_for(tmp_path, bars, RecordingNotifier())
+    close_loader, check_loader = Loader(), Loader()
+    daemon.prices, daemon.check_prices = close_loader, check_loader
+    at = datetime.combine(ROTATION_DAY, time(10, 30), NY)
+    daemon.start(at)
+    asyncio.run(daemon.tick(at))
+    assert [c.status for c in daemon.store.checks_of(ROTATION_DAY)] == ["read"]
+    assert close_loader.calls == [] and len(check_loader.calls) == 1
