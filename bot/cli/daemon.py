@@ -198,6 +198,12 @@ def live_prices(config: Config) -> PriceLoader:
     return load
 
 
+def live_daemon(config: Config, token: str | None) -> Daemon:
+    """The live daemon: prices fetched fresh for the close run, the cache for the checks."""
+    bars, checks = live_bars(config), cached_prices(config)
+    return make_daemon(config, token, live_prices(config), bars=bars, check_prices=checks)
+
+
 def cached_prices(config: Config) -> PriceLoader:
     """The checks' daily prices: the cache, fetched only when it lacks the last closed session
     (the close run has fetched it). Four checks a day need no fresh daily bars from Yahoo."""
@@ -293,13 +299,7 @@ def announce(config: Config, token: str | None, now: datetime) -> str:
 
 
 async def _live_console(config: Config) -> int:
-    daemon = make_daemon(
-        config,
-        None,
-        live_prices(config),
-        bars=live_bars(config),
-        check_prices=cached_prices(config),
-    )
+    daemon = live_daemon(config, None)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -332,13 +332,7 @@ def _live_telegram(config: Config, token: str) -> int:
     from bot.telegram.service import BotService
 
     app = build_application(config, token, BotService(config))
-    daemon = make_daemon(
-        config,
-        token,
-        live_prices(config),
-        bars=live_bars(config),
-        check_prices=cached_prices(config),
-    )
+    daemon = live_daemon(config, token)
     assert app.job_queue is not None  # the job-queue extra is a dependency
     broken: list[BaseException] = []  # the state file failed: stop, and say so once stopped
 
