@@ -32,10 +32,9 @@ from bot.config import Config
 from bot.config.load import check_token
 from bot.core.panel import PricePanel, complete_sessions
 from bot.daemon import systemd
-from bot.daemon.intraday import BarLoader, bars_with_no_look_ahead
+from bot.daemon.intraday import BarLoader
 from bot.daemon.job import PriceLoader
 from bot.daemon.scheduler import Daemon
-from bot.data import calendar
 from bot.data.calendar import last_closed_session
 from bot.data.intraday import read_bars
 from bot.data.prices import load_prices
@@ -161,24 +160,20 @@ def make_daemon(
 
 
 def live_bars(config: Config) -> BarLoader | None:
-    """Intraday bars for the checks: the CSV folder when set (read again at each check),
-    else Yahoo, one batched request per check; None when the checks are off."""
+    """Intraday bars for the checks, as ``rotabot intraday`` reads them (``session_bars``: the
+    CSV folder read again at each check, else Yahoo, one batched request); None when the checks
+    are off. Only complete bars up to the clock are read (``read_session``)."""
     if not config.intraday.enabled:
         return None
-    folder = config.intraday.csv_dir
-    if folder is not None:
-        return bars_with_no_look_ahead(lambda session, now: read_bars(folder, config.tickers))
-    from bot.config.paths import cache_dir
-    from bot.data.yahoo_intraday import YahooBars
+    from bot.data.session import session_bars
 
-    zone = str(calendar.exchange_zone(config.schedule.calendar))
-    source = YahooBars(config.intraday.interval, cache_dir=cache_dir(), zone=zone)
-    return bars_with_no_look_ahead(lambda session, now: source.fetch(config.tickers, session))
+    return lambda session, now: session_bars(config, now)[0]
 
 
 def replayed_bars(config: Config) -> BarLoader | None:
-    """A rehearsal's bars: the CSV folder read once, each check seeing only the bars up to
-    its own time. Without ``[intraday] csv_dir`` a rehearsal runs no checks (it is offline)."""
+    """A rehearsal's bars: the CSV folder read once; each check reads only the bars complete
+    at its own time (``read_session``). Without ``[intraday] csv_dir`` a rehearsal runs no
+    checks (it is offline)."""
     folder = config.intraday.csv_dir
     if not config.intraday.enabled:
         return None
@@ -186,7 +181,7 @@ def replayed_bars(config: Config) -> BarLoader | None:
         log.warning("[intraday] csv_dir is not set: the rehearsal runs no intraday checks")
         return None
     bars = read_bars(folder, config.tickers)
-    return bars_with_no_look_ahead(lambda session, now: bars)
+    return lambda session, now: bars
 
 
 def live_prices(config: Config) -> PriceLoader:

@@ -32,7 +32,7 @@ from bot.data import calendar
 from bot.data.intraday import Skipped
 from bot.data.runtimes import Runtimes
 from bot.data.session import SessionRead, read_session
-from bot.errors import DataError, DataUnavailable
+from bot.errors import BotError
 from bot.notify.notifiers import CONSOLE_CHAT, redact
 from bot.notify.outbox import encode_parts
 from bot.render.intraday import clock, warning_text
@@ -124,7 +124,7 @@ def _run_check(checks: Checks, session: date, label: str, now: datetime) -> str:
     try:
         panel = checks.prices(session, now)
         read = read_session(checks.config, panel, checks.bars(session, now), now)
-    except (DataUnavailable, DataError) as exc:
+    except BotError as exc:  # Yahoo down, a bad bar file, offline with no folder: said, no trace
         read = Skipped(now, str(exc))
     if isinstance(read, Skipped):
         return _skip(checks, session, label, now, read.reason)
@@ -228,13 +228,3 @@ def _chart(config: Config, r: IntradayReading, read: SessionRead, now: datetime)
     zone = exchange_zone(config)
     title = f"{pair_title(config, r.pair.key)}: the session so far ({clock(now, zone)})"
     return session_chart(paths, title, zone)
-
-
-def bars_with_no_look_ahead(loader: BarLoader) -> BarLoader:
-    """Cut each ticker's bars at ``now`` (a CSV folder holds the whole session)."""
-
-    def load(session: date, now: datetime) -> Mapping[str, pd.DataFrame]:
-        moment = pd.Timestamp(now).tz_convert("UTC")
-        return {t: frame.loc[:moment] for t, frame in loader(session, now).items()}
-
-    return load

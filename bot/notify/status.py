@@ -18,7 +18,7 @@ from bot.data.cache import PriceCache
 from bot.data.runtimes import Runtimes
 from bot.errors import BotError
 from bot.render.replies import StatusReport
-from bot.store.intraday import intraday_lines
+from bot.store.intraday import SKIPPED_RUN
 from bot.store.state import REHEARSAL, OutboxRow, Run, StateStore, TargetState
 
 log = logging.getLogger(__name__)
@@ -210,3 +210,24 @@ def _delivery(record: DeliveryRecord | None, kind: bool = True) -> str:
         return "none"
     what = f"{record.kind} {record.key}" if kind else record.key
     return f"{what} to chat {record.chat_id}, {record.status} {record.at:%Y-%m-%d %H:%M %Z}"
+
+
+def intraday_lines(table: StateStore) -> tuple[str, ...]:
+    """The status's lines on the checks: the latest session's checks and warnings, and a
+    run of ``SKIPPED_RUN`` or more skipped checks, said once."""
+    session = table.last_check_session()
+    if session is None:
+        return ()
+    checks = ", ".join(f"{c.at} {c.status}" for c in table.checks_of(session))
+    lines = [f"checks {session}: {checks}"]
+    lines += [
+        f"warning {session}: {w.pair} {w.direction} first flagged at {w.first_at}, {w.outcome}"
+        for w in table.warnings_of(session)
+    ]
+    run = table.skipped_in_a_row()
+    if len(run) >= SKIPPED_RUN:
+        lines.append(
+            f"{len(run)} intraday checks skipped in a row (the last at {run[0].session} "
+            f"{run[0].at}: {run[0].reason})"
+        )
+    return tuple(lines)

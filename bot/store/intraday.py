@@ -222,24 +222,3 @@ def _warning(row: tuple[object, ...]) -> WarningRow:
         json.loads(str(payload)),
         str(outcome),
     )
-
-
-def intraday_lines(table: IntradayTable) -> tuple[str, ...]:
-    """The status's lines on the checks: the latest session's checks and warnings, and a
-    run of ``SKIPPED_RUN`` or more skipped checks, said once."""
-    session = table.last_check_session()
-    if session is None:
-        return ()
-    checks = ", ".join(f"{c.at} {c.status}" for c in table.checks_of(session))
-    lines = [f"checks {session}: {checks}"]
-    lines += [
-        f"warning {session}: {w.pair} {w.direction} first flagged at {w.first_at}, {w.outcome}"
-        for w in table.warnings_of(session)
-    ]
-    run = table.skipped_in_a_row()
-    if len(run) >= SKIPPED_RUN:
-        lines.append(
-            f"{len(run)} intraday checks skipped in a row (the last at {run[0].session} "
-            f"{run[0].at}: {run[0].reason})"
-        )
-    return tuple(lines)
