@@ -90,3 +90,18 @@ def test_a_day_without_a_session_says_so(
     assert main([*argv, "--asof", "2021-02-27T11:00"]) == 0  # a Saturday
     out = capsys.readouterr().out
     assert "check skipped: 2021-02-27 is not a trading day (XNYS calendar)" in out
+
+
+def test_a_bar_file_without_offsets_is_refused_in_one_line(
+    capsys: pytest.CaptureFixture[str], world: tuple[Path, Path, str]
+) -> None:
+    daily, config, session = world
+    bars = config.parent / "bars" / "C1.csv"
+    text = bars.read_text()
+    bars.write_text(text.replace("-05:00", "").replace("-04:00", ""))
+    argv = ["--config", str(config), "--prices-dir", str(daily), "intraday"]
+    assert main([*argv, "--asof", f"{session}T10:35"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "Traceback" not in err
+    assert f"{bars}: every datetime needs its UTC offset" in err
+    assert bars.read_text() != text  # read, never rewritten

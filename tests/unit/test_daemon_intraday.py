@@ -362,3 +362,24 @@ def test_checks_read_their_own_daily_prices(tmp_path: Path) -> None:
     asyncio.run(daemon.tick(at))
     assert [c.status for c in daemon.store.checks_of(ROTATION_DAY)] == ["read"]
     assert close_loader.calls == [] and len(check_loader.calls) == 1
+
+
+def test_a_bad_bar_file_skips_the_check_with_its_reason(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from bot.errors import DataError
+
+    def broken(session: date, now: datetime) -> dict[str, pd.DataFrame]:
+        raise DataError("bars/C1.csv: every datetime needs its UTC offset")
+
+    daemon = daemon_for(tmp_path, Bars({}), RecordingNotifier())
+    daemon.bars = broken
+    at = datetime.combine(ROTATION_DAY, time(10, 30), NY)
+    daemon.start(at)
+    asyncio.run(daemon.tick(at))
+    [check] = daemon.store.checks_of(ROTATION_DAY)
+    assert (check.status, check.reason) == (
+        "skipped",
+        "bars/C1.csv: every datetime needs its UTC offset",
+    )
+    assert "Traceback" not in caplog.text and not [r for r in caplog.records if r.exc_info]
